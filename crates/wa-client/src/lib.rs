@@ -1,0 +1,1 @@
+//! A WhatsApp Web multi-device client.

@@ -1,0 +1,1 @@
+//! An offline emulator of the WhatsApp multi-device server side, with simulated phones.

@@ -1,0 +1,5 @@
+//! `wa-http`: the multi-session gateway binary.
+
+fn main() -> anyhow::Result<()> {
+    anyhow::bail!("the wa-http gateway is not built yet (see issue #7); nothing to run")
+}

@@ -1,0 +1,15 @@
+//! Wire formats of the WhatsApp Web multi-device protocol, without IO.
+//!
+//! This crate knows how bytes look on the wire and nothing about sockets,
+//! files or clocks: time and randomness are parameters. It holds
+//!
+//! - [`proto`]: the protobuf messages we use, generated from `proto/` with prost.
+//!
+//! Higher layers (`wa-client`, `wa-emulator`) drive these pieces from their
+//! own IO tasks.
+
+/// Protobuf messages generated from `proto/whatsapp.proto` (see `scripts/regen-proto.sh`).
+#[allow(missing_docs, clippy::all, clippy::pedantic, unused_qualifications, rust_2018_idioms)]
+pub mod proto {
+    include!("gen/proto.rs");
+}

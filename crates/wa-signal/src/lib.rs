@@ -1,0 +1,4 @@
+//! The Signal protocol as WhatsApp uses it, without IO.
+//!
+//! Randomness is always injected by the caller, and every state change is
+//! returned explicitly so that callers can persist it before acting on it.
