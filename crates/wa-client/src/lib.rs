@@ -3,6 +3,7 @@
 
 mod backoff;
 pub mod config;
+mod payload;
 pub mod qr;
 pub mod transport;
 
