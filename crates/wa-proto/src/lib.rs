@@ -13,3 +13,5 @@
 pub mod proto {
     include!("gen/proto.rs");
 }
+
+pub mod media;
