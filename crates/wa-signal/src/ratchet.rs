@@ -8,6 +8,9 @@ use crate::error::SignalError;
 const MESSAGE_KEY_SEED: u8 = 0x01;
 const CHAIN_KEY_SEED: u8 = 0x02;
 
+/// Skipped message-key seeds: (index, seed).
+pub(crate) type SkippedSeeds = Vec<(u32, [u8; 32])>;
+
 /// A symmetric chain key with its index (counter or iteration).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct ChainKey {
@@ -50,7 +53,7 @@ impl ChainKey {
         &self,
         target: u32,
         max_jump: u32,
-    ) -> Result<(Vec<(u32, [u8; 32])>, [u8; 32], ChainKey), SignalError> {
+    ) -> Result<(SkippedSeeds, [u8; 32], ChainKey), SignalError> {
         debug_assert!(target >= self.index);
         if target - self.index > max_jump {
             return Err(SignalError::TooFarInFuture {
