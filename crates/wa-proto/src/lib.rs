@@ -15,3 +15,6 @@ pub mod proto {
 }
 
 pub mod media;
+pub mod cert;
+pub mod frame;
+pub mod noise;
