@@ -1,1 +1,564 @@
 //! An offline emulator of the WhatsApp multi-device server side, with simulated phones.
+//!
+//! [`Emulator::start`] binds three listeners (WebSocket `/ws/chat`, control API + media over
+//! HTTP, media over HTTPS), mints a Noise root key and a self-signed media certificate, and
+//! returns a handle. Dropping the handle (or [`Emulator::shutdown`]) stops everything.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), wa_emulator::EmulatorError> {
+//! let emu = wa_emulator::Emulator::start(Default::default()).await?;
+//! let ana = emu.create_account("15550001111", "Ana").await?;
+//! println!("{} at {} (root {})", ana.jid, emu.ws_url(), hex::encode(emu.root_public_key()));
+//! # Ok(()) }
+//! ```
+//!
+//! The control API (design.md §3.1) and this library API are the same operations.
+#![warn(missing_docs)]
+
+mod conn;
+mod error;
+mod http;
+mod phone;
+mod state;
+mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rand::Rng as _;
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use wa_signal::KeyPair;
+
+pub use crate::error::EmulatorError;
+pub use crate::phone::InboxMessage;
+use crate::state::{Account, ConnCommand, MediaBlob, Store, normalize_phone, now_secs};
+
+/// Where the emulator listens and keeps its state.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct EmulatorConfig {
+    /// WebSocket listener (`/ws/chat`). Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Control API and plain-HTTP media host. Port 0 picks a free port.
+    pub media_listen: SocketAddr,
+    /// HTTPS media host. Port 0 picks a free port.
+    pub media_tls_listen: SocketAddr,
+    /// Directory for the persistent account snapshot; `None` keeps everything in memory.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        let lo = SocketAddr::from(([127, 0, 0, 1], 0));
+        EmulatorConfig {
+            listen: lo,
+            media_listen: lo,
+            media_tls_listen: lo,
+            state_dir: None,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// Sets the WebSocket listen address.
+    pub fn with_listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+    /// Sets the control/media HTTP listen address.
+    pub fn with_media_listen(mut self, addr: SocketAddr) -> Self {
+        self.media_listen = addr;
+        self
+    }
+    /// Sets the HTTPS media listen address.
+    pub fn with_media_tls_listen(mut self, addr: SocketAddr) -> Self {
+        self.media_tls_listen = addr;
+        self
+    }
+    /// Persists accounts in this directory.
+    pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+}
+
+/// The emulator's addresses and root key: the JSON startup line of the binary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StartupInfo {
+    /// `ws://127.0.0.1:P/ws/chat`
+    pub ws_url: String,
+    /// `http://127.0.0.1:Q`
+    pub control_url: String,
+    /// `http://127.0.0.1:Q` (the same listener serves media)
+    pub media_url: String,
+    /// `https://127.0.0.1:R`
+    pub media_tls_url: String,
+    /// The Noise root public key, 64 hex digits.
+    pub root_public_key: String,
+}
+
+/// A created account: its phone-number JID and LID.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AccountInfo {
+    /// `<phone>@s.whatsapp.net`
+    pub jid: String,
+    /// `<lid>@lid`
+    pub lid: String,
+}
+
+/// One device of an account as seen by the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeviceState {
+    /// Device number (0 = the phone).
+    pub device: u32,
+    /// Device JID (`<phone>[:<device>]@s.whatsapp.net`).
+    pub jid: String,
+    /// Device LID (`<lid>[:<device>]@lid`).
+    pub lid: String,
+    /// Whether the device has a live, logged-in connection (the phone always does).
+    pub connected: bool,
+    /// Platform or OS name the companion registered with (`phone` for device 0).
+    pub platform: String,
+    /// Stanzas queued for this device while it is offline.
+    pub queued: usize,
+}
+
+/// An account, its devices and whether each is connected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AccountState {
+    /// The phone number.
+    pub phone: String,
+    /// `<phone>@s.whatsapp.net`
+    pub jid: String,
+    /// `<lid>@lid`
+    pub lid: String,
+    /// The push name.
+    pub push_name: String,
+    /// Device 0 and every linked companion.
+    pub devices: Vec<DeviceState>,
+}
+
+/// Aborts a task when dropped.
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Shared internals of a running emulator.
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) root: KeyPair,
+    pub(crate) server_static: KeyPair,
+    pub(crate) ws_addr: SocketAddr,
+    pub(crate) http_addr: SocketAddr,
+    pub(crate) https_addr: SocketAddr,
+    pub(crate) tls_pem: String,
+    pub(crate) media_auth: String,
+    next_conn_id: AtomicU64,
+    pub(crate) shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// A running emulator. Dropping it stops every listener and connection.
+pub struct Emulator {
+    inner: Arc<Inner>,
+    _tasks: Vec<AbortOnDrop>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("ws_url", &self.ws_url())
+            .field("control_url", &self.control_url())
+            .finish()
+    }
+}
+
+impl Emulator {
+    /// Binds the listeners, mints the keys and certificates and starts serving.
+    pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        let store = Store::open(config.state_dir.as_deref())?;
+        let ws = TcpListener::bind(config.listen).await?;
+        let http = TcpListener::bind(config.media_listen).await?;
+        let https = TcpListener::bind(config.media_tls_listen).await?;
+        let https_addr = https.local_addr()?;
+        let cert = tls::mint_media_cert(https_addr.ip())?;
+        let mut rng = OsRng;
+        let root = KeyPair::generate(&mut rng);
+        let server_static = KeyPair::generate(&mut rng);
+        let mut auth = [0u8; 24];
+        rng.fill(&mut auth);
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        let inner = Arc::new(Inner {
+            store,
+            root,
+            server_static,
+            ws_addr: ws.local_addr()?,
+            http_addr: http.local_addr()?,
+            https_addr,
+            tls_pem: cert.pem,
+            media_auth: base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                auth,
+            ),
+            next_conn_id: AtomicU64::new(1),
+            shutdown,
+        });
+        let mut tasks = Vec::new();
+        let router = http::router(inner.clone());
+        let r1 = router.clone();
+        tasks.push(AbortOnDrop(tokio::spawn(async move {
+            if let Err(e) = axum::serve(http, r1).await {
+                tracing::error!(error = %e, "control/media HTTP server stopped");
+            }
+        })));
+        let tls_listener = tls::TlsListener::new(https, cert.acceptor)?;
+        tasks.push(AbortOnDrop(tokio::spawn(async move {
+            if let Err(e) = axum::serve(tls_listener, router).await {
+                tracing::error!(error = %e, "media HTTPS server stopped");
+            }
+        })));
+        let ws_inner = inner.clone();
+        tasks.push(AbortOnDrop(tokio::spawn(async move {
+            conn::accept_loop(ws_inner, ws).await;
+        })));
+        tracing::info!(ws = %inner.ws_addr, http = %inner.http_addr, https = %inner.https_addr, "wa-emulator listening");
+        Ok(Emulator {
+            inner,
+            _tasks: tasks,
+        })
+    }
+
+    /// Stops every listener and closes every connection.
+    pub async fn shutdown(self) {
+        let _ = self.inner.shutdown.send(true);
+        drop(self);
+        tokio::task::yield_now().await;
+    }
+
+    /// `ws://127.0.0.1:P/ws/chat`
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws/chat", self.inner.ws_addr)
+    }
+    /// `http://127.0.0.1:Q`
+    pub fn control_url(&self) -> String {
+        format!("http://{}", self.inner.http_addr)
+    }
+    /// `http://127.0.0.1:Q` (media over plain HTTP, same listener as the control API).
+    pub fn media_url(&self) -> String {
+        self.control_url()
+    }
+    /// `https://127.0.0.1:R`
+    pub fn media_tls_url(&self) -> String {
+        format!("https://{}", self.inner.https_addr)
+    }
+    /// The Noise root public key that signs the server certificate chain.
+    pub fn root_public_key(&self) -> [u8; 32] {
+        *self.inner.root.public.as_djb()
+    }
+    /// PEM of the media host's self-signed HTTPS certificate.
+    pub fn tls_cert_pem(&self) -> String {
+        self.inner.tls_pem.clone()
+    }
+    /// The media auth token that `media_conn` hands out (uploads must carry it as `?auth=`).
+    pub fn media_auth_token(&self) -> String {
+        self.inner.media_auth.clone()
+    }
+    /// The JSON startup line of the binary.
+    pub fn startup_info(&self) -> StartupInfo {
+        self.inner.startup_info()
+    }
+
+    /// Creates an account whose phone (device 0) has its own Signal identity and prekeys.
+    pub async fn create_account(
+        &self,
+        phone: &str,
+        push_name: &str,
+    ) -> Result<AccountInfo, EmulatorError> {
+        self.inner.create_account(phone, push_name)
+    }
+
+    /// The account, its devices and whether each is connected.
+    pub async fn account(&self, phone: &str) -> Result<AccountState, EmulatorError> {
+        self.inner.account_state(phone)
+    }
+
+    /// Every account.
+    pub async fn accounts(&self) -> Vec<AccountState> {
+        self.inner.list_accounts()
+    }
+
+    /// The simulated primary device of that account.
+    pub fn phone(&self, phone: &str) -> Phone {
+        Phone {
+            inner: self.inner.clone(),
+            phone: phone.strip_prefix('+').unwrap_or(phone).to_owned(),
+        }
+    }
+
+    /// Closes every connection (fault injection). Returns how many were closed.
+    pub async fn drop_connections(&self) -> usize {
+        self.inner.drop_connections()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.inner.shutdown.send(true);
+    }
+}
+
+impl Inner {
+    pub(crate) fn startup_info(&self) -> StartupInfo {
+        StartupInfo {
+            ws_url: format!("ws://{}/ws/chat", self.ws_addr),
+            control_url: format!("http://{}", self.http_addr),
+            media_url: format!("http://{}", self.http_addr),
+            media_tls_url: format!("https://{}", self.https_addr),
+            root_public_key: hex::encode(self.root.public.as_djb()),
+        }
+    }
+
+    pub(crate) fn next_conn_id(&self) -> u64 {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The `host:port` that `media_conn` hands out (the HTTPS listener).
+    pub(crate) fn media_host(&self) -> String {
+        self.https_addr.to_string()
+    }
+
+    pub(crate) fn create_account(
+        &self,
+        phone: &str,
+        push_name: &str,
+    ) -> Result<AccountInfo, EmulatorError> {
+        let phone = normalize_phone(phone)?;
+        let mut rng = OsRng;
+        let info = {
+            let mut st = self.store.lock();
+            if st.accounts.contains_key(&phone) {
+                return Err(EmulatorError::AccountExists(phone));
+            }
+            let lid = loop {
+                let n: u64 = rng.gen_range(100_000_000_000_000..999_999_999_999_999);
+                let lid = n.to_string();
+                if !st.lid_index.contains_key(&lid) {
+                    break lid;
+                }
+            };
+            let acc = Account {
+                phone: phone.clone(),
+                push_name: push_name.to_owned(),
+                lid: lid.clone(),
+                created: now_secs(),
+                next_device: 1,
+                next_key_index: 1,
+                devices: Default::default(),
+                phone_state: phone::PhoneState::generate(&mut rng),
+                offline: Default::default(),
+            };
+            let info = AccountInfo {
+                jid: acc.jid(),
+                lid: acc.lid_jid(),
+            };
+            st.lid_index.insert(lid, phone.clone());
+            st.accounts.insert(phone, acc);
+            info
+        };
+        self.store.persist();
+        Ok(info)
+    }
+
+    fn state_of(st: &state::State, acc: &Account) -> AccountState {
+        let mut devices = vec![DeviceState {
+            device: 0,
+            jid: acc.jid(),
+            lid: acc.lid_jid(),
+            connected: true,
+            platform: "phone".to_owned(),
+            queued: 0,
+        }];
+        for (id, d) in &acc.devices {
+            devices.push(DeviceState {
+                device: *id,
+                jid: format!("{}:{id}@s.whatsapp.net", acc.phone),
+                lid: format!("{}:{id}@lid", acc.lid),
+                connected: st.conns.contains_key(&(acc.phone.clone(), *id)),
+                platform: d.platform.clone(),
+                queued: acc.offline.get(id).map_or(0, Vec::len),
+            });
+        }
+        AccountState {
+            phone: acc.phone.clone(),
+            jid: acc.jid(),
+            lid: acc.lid_jid(),
+            push_name: acc.push_name.clone(),
+            devices,
+        }
+    }
+
+    pub(crate) fn account_state(&self, phone: &str) -> Result<AccountState, EmulatorError> {
+        let phone = phone.strip_prefix('+').unwrap_or(phone);
+        let st = self.store.lock();
+        let acc = st.account(phone)?;
+        Ok(Self::state_of(&st, acc))
+    }
+
+    pub(crate) fn list_accounts(&self) -> Vec<AccountState> {
+        let st = self.store.lock();
+        st.accounts
+            .values()
+            .map(|a| Self::state_of(&st, a))
+            .collect()
+    }
+
+    pub(crate) fn drop_connections(&self) -> usize {
+        let st = self.store.lock();
+        let mut n = 0;
+        for c in st.all_conns.values() {
+            if c.tx.send(ConnCommand::Drop).is_ok() {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Stores an uploaded media blob; returns (url, direct_path, handle).
+    pub(crate) fn store_media(
+        &self,
+        media_type: &str,
+        enc_sha256: &[u8],
+        body: bytes::Bytes,
+    ) -> (String, String, String) {
+        let mut rng = OsRng;
+        let handle = hex::encode(rng.r#gen::<[u8; 16]>());
+        let oh = hex::encode(&enc_sha256[..8.min(enc_sha256.len())]);
+        let oe = format!("{:X}", now_secs() + 30 * 86400);
+        let prefix = match media_type {
+            "image" => "t62.7118-24",
+            "video" => "t62.7161-24",
+            "audio" => "t62.7117-24",
+            "document" => "t62.7119-24",
+            _ => "t62.15575-24",
+        };
+        let path = format!(
+            "/v/{prefix}/{}_{handle}_n.enc",
+            rng.gen_range(10_000_000u64..99_999_999)
+        );
+        let direct_path = format!("{path}?ccb=11-4&oh=01_{oh}&oe={oe}&_nc_sid=5e03e0");
+        let url = format!("https://{}{direct_path}&mms3=true", self.media_host());
+        self.store
+            .lock()
+            .media
+            .insert(path, MediaBlob { bytes: body });
+        (url, direct_path, handle)
+    }
+
+    /// Looks up a media blob by path (query string ignored).
+    pub(crate) fn get_media(&self, path: &str) -> Option<bytes::Bytes> {
+        let path = path.split('?').next().unwrap_or(path);
+        self.store.lock().media.get(path).map(|b| b.bytes.clone())
+    }
+}
+
+/// The simulated primary phone (device 0) of one account.
+#[derive(Clone)]
+pub struct Phone {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) phone: String,
+}
+
+impl std::fmt::Debug for Phone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Phone").field("phone", &self.phone).finish()
+    }
+}
+
+impl Phone {
+    /// The phone number of this account.
+    pub fn number(&self) -> &str {
+        &self.phone
+    }
+
+    /// The account, its devices and whether each is connected.
+    pub async fn info(&self) -> Result<AccountState, EmulatorError> {
+        self.inner.account_state(&self.phone)
+    }
+
+    /// Messages the phone received and decrypted, oldest first (empty for an unknown account).
+    pub async fn inbox(&self) -> Vec<InboxMessage> {
+        self.try_inbox().unwrap_or_default()
+    }
+
+    /// Like [`Phone::inbox`], but fails for an unknown account.
+    pub fn try_inbox(&self) -> Result<Vec<InboxMessage>, EmulatorError> {
+        let st = self.inner.store.lock();
+        Ok(st.account(&self.phone)?.phone_state.inbox.clone())
+    }
+
+    /// Sends a stream error with `code` to the companion `device` and closes its connection.
+    pub async fn kick(&self, device: u32, code: u16) -> Result<(), EmulatorError> {
+        if !(400..=599).contains(&code) {
+            return Err(EmulatorError::InvalidRequest(format!(
+                "stream error code {code} is not in 400..=599"
+            )));
+        }
+        let st = self.inner.store.lock();
+        let acc = st.account(&self.phone)?;
+        if !acc.devices.contains_key(&device) {
+            return Err(EmulatorError::DeviceNotFound(self.phone.clone(), device));
+        }
+        if let Some(c) = st.conns.get(&(self.phone.clone(), device)) {
+            let conflict = (code == 440).then_some("replaced");
+            let _ = c.tx.send(ConnCommand::StreamError { code, conflict });
+        }
+        Ok(())
+    }
+
+    /// Sends a text message from this phone (not yet available).
+    pub async fn send_text(&self, to: &str, text: &str) -> Result<String, EmulatorError> {
+        let _ = (to, text);
+        Err(EmulatorError::Phone(
+            "sending is not available yet".to_owned(),
+        ))
+    }
+
+    /// Links the companion that shows this QR (not yet available).
+    pub async fn scan(&self, qr: &str) -> Result<String, EmulatorError> {
+        let _ = qr;
+        Err(EmulatorError::BadQr(
+            "no companion is waiting for a scan".to_owned(),
+        ))
+    }
+
+    /// Unlinks a companion: it gets the logged-out stream error and cannot log in again.
+    pub async fn unlink(&self, device: u32) -> Result<(), EmulatorError> {
+        {
+            let mut st = self.inner.store.lock();
+            let acc = st.account_mut(&self.phone)?;
+            if acc.devices.remove(&device).is_none() {
+                return Err(EmulatorError::DeviceNotFound(self.phone.clone(), device));
+            }
+            acc.offline.remove(&device);
+            if let Some(c) = st.conns.remove(&(self.phone.clone(), device)) {
+                let _ = c.tx.send(ConnCommand::StreamError {
+                    code: 401,
+                    conflict: Some("device_removed"),
+                });
+            }
+        }
+        self.inner.store.persist();
+        Ok(())
+    }
+}

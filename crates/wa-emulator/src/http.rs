@@ -1,0 +1,260 @@
+//! The HTTP side: the control API (`/control/...`) and the media host (`/mms/...` uploads,
+//! downloads by direct path). The same router serves plain HTTP and HTTPS.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use base64::Engine as _;
+use serde::Deserialize;
+use sha2::Digest as _;
+
+use crate::error::{EmulatorError, error_response};
+use crate::{Inner, Phone};
+
+/// Largest accepted request body (media uploads).
+const MAX_BODY: usize = 256 * 1024 * 1024;
+
+type AppState = Arc<Inner>;
+
+pub(crate) fn router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route("/control/info", get(info))
+        .route("/control/accounts", post(create_account).get(list_accounts))
+        .route("/control/accounts/{phone}", get(get_account))
+        .route("/control/accounts/{phone}/scan", post(scan))
+        .route("/control/accounts/{phone}/send", post(send))
+        .route("/control/accounts/{phone}/inbox", get(inbox))
+        .route("/control/accounts/{phone}/devices/{device}", delete(unlink))
+        .route(
+            "/control/accounts/{phone}/devices/{device}/kick",
+            post(kick),
+        )
+        .route("/control/faults", post(faults))
+        .route("/control/tls_cert", get(tls_cert))
+        .route("/mms/{media_type}/{token}", post(upload))
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(inner)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, EmulatorError> {
+    serde_json::from_slice(body).map_err(|e| EmulatorError::InvalidRequest(e.to_string()))
+}
+
+fn parse_device(device: &str) -> Result<u32, EmulatorError> {
+    device
+        .parse()
+        .map_err(|_| EmulatorError::InvalidRequest(format!("bad device id {device:?}")))
+}
+
+async fn info(State(inner): State<AppState>) -> Response {
+    axum::Json(inner.startup_info()).into_response()
+}
+
+#[derive(Deserialize)]
+struct CreateAccount {
+    phone: String,
+    #[serde(default)]
+    push_name: String,
+}
+
+async fn create_account(State(inner): State<AppState>, body: Bytes) -> Response {
+    let req: CreateAccount = match parse_json(&body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    match inner.create_account(&req.phone, &req.push_name) {
+        Ok(info) => (StatusCode::CREATED, axum::Json(info)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn list_accounts(State(inner): State<AppState>) -> Response {
+    axum::Json(inner.list_accounts()).into_response()
+}
+
+async fn get_account(State(inner): State<AppState>, Path(phone): Path<String>) -> Response {
+    match inner.account_state(&phone) {
+        Ok(s) => axum::Json(s).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn phone_of(inner: &AppState, phone: &str) -> Phone {
+    Phone {
+        inner: inner.clone(),
+        phone: phone.to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ScanReq {
+    qr: String,
+}
+
+async fn scan(State(inner): State<AppState>, Path(phone): Path<String>, body: Bytes) -> Response {
+    let req: ScanReq = match parse_json(&body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    match phone_of(&inner, &phone).scan(&req.qr).await {
+        Ok(jid) => axum::Json(serde_json::json!({ "device_jid": jid })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct SendReq {
+    to: String,
+    text: String,
+}
+
+async fn send(State(inner): State<AppState>, Path(phone): Path<String>, body: Bytes) -> Response {
+    let req: SendReq = match parse_json(&body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    match phone_of(&inner, &phone).send_text(&req.to, &req.text).await {
+        Ok(id) => axum::Json(serde_json::json!({ "id": id })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn inbox(State(inner): State<AppState>, Path(phone): Path<String>) -> Response {
+    match phone_of(&inner, &phone).try_inbox() {
+        Ok(msgs) => axum::Json(msgs).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn unlink(
+    State(inner): State<AppState>,
+    Path((phone, device)): Path<(String, String)>,
+) -> Response {
+    let device = match parse_device(&device) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    match phone_of(&inner, &phone).unlink(device).await {
+        Ok(()) => axum::Json(serde_json::json!({ "removed": device })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct KickReq {
+    code: u16,
+}
+
+async fn kick(
+    State(inner): State<AppState>,
+    Path((phone, device)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let device = match parse_device(&device) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    let req: KickReq = match parse_json(&body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    match phone_of(&inner, &phone).kick(device, req.code).await {
+        Ok(()) => {
+            axum::Json(serde_json::json!({ "kicked": device, "code": req.code })).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct FaultsReq {
+    #[serde(default)]
+    drop_connections: bool,
+}
+
+async fn faults(State(inner): State<AppState>, body: Bytes) -> Response {
+    let req: FaultsReq = match parse_json(&body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let dropped = if req.drop_connections {
+        inner.drop_connections()
+    } else {
+        0
+    };
+    axum::Json(serde_json::json!({ "dropped_connections": dropped })).into_response()
+}
+
+async fn tls_cert(State(inner): State<AppState>) -> Response {
+    axum::Json(serde_json::json!({ "pem": inner.tls_pem })).into_response()
+}
+
+/// Strips base64 padding so that padded (WM) and unpadded (BL, WR) tokens compare equal.
+fn unpad(token: &str) -> &str {
+    token.trim_end_matches('=').trim_end_matches("%3D")
+}
+
+async fn upload(
+    State(inner): State<AppState>,
+    Path((media_type, token)): Path<(String, String)>,
+    query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> Response {
+    let query = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return EmulatorError::InvalidRequest(e.to_string()).into_response(),
+    };
+    if query.get("auth").map(String::as_str) != Some(inner.media_auth.as_str()) {
+        return error_response(
+            StatusCode::UNAUTHORIZED,
+            "media_auth",
+            "missing or wrong media auth token",
+        );
+    }
+    if query.contains_key("resume") {
+        // Resumable-upload probe: we keep nothing partial, so ask for a full upload.
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "no_partial_upload",
+            "no partial upload to resume",
+        );
+    }
+    let digest = sha2::Sha256::digest(&body);
+    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+    if unpad(&token) != expected {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "hash_mismatch",
+            "the token is not the base64url SHA-256 of the body",
+        );
+    }
+    let (url, direct_path, handle) = inner.store_media(&media_type, &digest, body);
+    axum::Json(serde_json::json!({
+        "url": url,
+        "direct_path": direct_path,
+        "handle": handle,
+        "object_id": handle,
+        "ts": crate::state::now_secs(),
+    }))
+    .into_response()
+}
+
+async fn fallback(State(inner): State<AppState>, method: Method, uri: Uri) -> Response {
+    if method == Method::GET || method == Method::HEAD {
+        if let Some(blob) = inner.get_media(uri.path()) {
+            return ([(header::CONTENT_TYPE, "application/octet-stream")], blob).into_response();
+        }
+    }
+    error_response(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!("no route or media for {method} {}", uri.path()),
+    )
+}

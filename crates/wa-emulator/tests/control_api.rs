@@ -1,0 +1,315 @@
+//! Every control endpoint over real HTTP, and its errors.
+
+use serde_json::{Value, json};
+use wa_emulator::{Emulator, EmulatorConfig};
+
+async fn start() -> Emulator {
+    Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator starts")
+}
+
+#[allow(deprecated)]
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().build().expect("client")
+}
+
+async fn call(method: reqwest::Method, url: String, body: Option<Value>) -> (u16, Value) {
+    let mut req = client().request(method, url);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let v: Value = resp.json().await.expect("json body");
+    (status, v)
+}
+
+fn assert_error(status: u16, v: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "body: {v}");
+    assert_eq!(v["error"]["code"], want_code, "body: {v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+}
+
+#[tokio::test]
+async fn accounts_create_get_and_errors() {
+    let emu = start().await;
+    let base = emu.control_url();
+    let (s, v) = call(
+        reqwest::Method::POST,
+        format!("{base}/control/accounts"),
+        Some(json!({"phone":"15550001111","push_name":"Ana"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["jid"], "15550001111@s.whatsapp.net");
+    let lid = v["lid"].as_str().unwrap().to_owned();
+    assert!(lid.ends_with("@lid") && lid.len() > 10, "{lid}");
+
+    // Duplicate, invalid phone, malformed body.
+    let (s, v) = call(
+        reqwest::Method::POST,
+        format!("{base}/control/accounts"),
+        Some(json!({"phone":"15550001111","push_name":"Ana"})),
+    )
+    .await;
+    assert_error(s, &v, 409, "account_exists");
+    let (s, v) = call(
+        reqwest::Method::POST,
+        format!("{base}/control/accounts"),
+        Some(json!({"phone":"12ab","push_name":"X"})),
+    )
+    .await;
+    assert_error(s, &v, 400, "invalid_phone");
+    let resp = client()
+        .post(format!("{base}/control/accounts"))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "invalid_request");
+
+    // Get: device 0 is the phone and is connected.
+    let (s, v) = call(
+        reqwest::Method::GET,
+        format!("{base}/control/accounts/15550001111"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["lid"], lid.as_str());
+    assert_eq!(v["push_name"], "Ana");
+    assert_eq!(v["devices"][0]["device"], 0);
+    assert_eq!(v["devices"][0]["connected"], true);
+    assert_eq!(v["devices"].as_array().unwrap().len(), 1);
+
+    let (s, v) = call(
+        reqwest::Method::GET,
+        format!("{base}/control/accounts/19999999999"),
+        None,
+    )
+    .await;
+    assert_error(s, &v, 404, "account_not_found");
+
+    // The library API sees the same account.
+    let st = emu.account("15550001111").await.unwrap();
+    assert_eq!(st.lid, lid);
+}
+
+#[tokio::test]
+async fn inbox_scan_send_devices_errors() {
+    let emu = start().await;
+    let base = emu.control_url();
+    emu.create_account("15550002222", "Bo").await.unwrap();
+
+    let (s, v) = call(
+        reqwest::Method::GET,
+        format!("{base}/control/accounts/15550002222/inbox"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v, json!([]));
+    let (s, v) = call(
+        reqwest::Method::GET,
+        format!("{base}/control/accounts/1555000/inbox"),
+        None,
+    )
+    .await;
+    assert_error(s, &v, 404, "account_not_found");
+
+    // A QR no companion shows.
+    let (s, v) = call(
+        reqwest::Method::POST,
+        format!("{base}/control/accounts/15550002222/scan"),
+        Some(json!({"qr":"garbage"})),
+    )
+    .await;
+    assert_error(s, &v, 400, "bad_qr");
+    let (s, v) = call(
+        reqwest::Method::POST,
+        format!("{base}/control/accounts/15550002222/scan"),
+        Some(json!({"nope":1})),
+    )
+    .await;
+    assert_error(s, &v, 400, "invalid_request");
+
+    // Send to an unknown account.
+    let (s, v) = call(
+        reqwest::Method::POST,
+        format!("{base}/control/accounts/15550002222/send"),
+        Some(json!({"to":"15550009999","text":"hi"})),
+    )
+    .await;
+    assert_error(s, &v, 404, "account_not_found");
+
+    // Devices that do not exist.
+    let (s, v) = call(
+        reqwest::Method::DELETE,
+        format!("{base}/control/accounts/15550002222/devices/7"),
+        None,
+    )
+    .await;
+    assert_error(s, &v, 404, "device_not_found");
+    let (s, v) = call(
+        reqwest::Method::DELETE,
+        format!("{base}/control/accounts/15550002222/devices/x"),
+        None,
+    )
+    .await;
+    assert_error(s, &v, 400, "invalid_request");
+    let (s, v) = call(
+        reqwest::Method::POST,
+        format!("{base}/control/accounts/15550002222/devices/7/kick"),
+        Some(json!({"code":515})),
+    )
+    .await;
+    assert_error(s, &v, 404, "device_not_found");
+    let (s, v) = call(
+        reqwest::Method::POST,
+        format!("{base}/control/accounts/15550002222/devices/7/kick"),
+        Some(json!({"code":99})),
+    )
+    .await;
+    assert_error(s, &v, 400, "invalid_request");
+}
+
+#[tokio::test]
+async fn faults_tls_cert_info_and_unknown_routes() {
+    let emu = start().await;
+    let base = emu.control_url();
+    let (s, v) = call(
+        reqwest::Method::POST,
+        format!("{base}/control/faults"),
+        Some(json!({"drop_connections":true})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["dropped_connections"], 0);
+
+    let (s, v) = call(
+        reqwest::Method::GET,
+        format!("{base}/control/tls_cert"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let pem = v["pem"].as_str().unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    assert_eq!(pem, emu.tls_cert_pem());
+
+    let (s, v) = call(reqwest::Method::GET, format!("{base}/control/info"), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["ws_url"], emu.ws_url());
+    assert_eq!(v["root_public_key"], hex::encode(emu.root_public_key()));
+
+    let (s, v) = call(
+        reqwest::Method::GET,
+        format!("{base}/control/nothing"),
+        None,
+    )
+    .await;
+    assert_error(s, &v, 404, "not_found");
+}
+
+#[tokio::test]
+async fn media_upload_and_download_over_http_and_https() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let emu = start().await;
+    // The auth token comes from media_conn; read it via the library for this HTTP-level test.
+    let auth = emu.media_auth_token();
+    let blob = b"ciphertext-and-mac-bytes".to_vec();
+    let token = base64::engine::general_purpose::URL_SAFE.encode(sha2::Sha256::digest(&blob));
+
+    // Wrong auth.
+    let resp = client()
+        .post(format!(
+            "{}/mms/image/{token}?auth=nope&token={token}",
+            emu.media_url()
+        ))
+        .body(blob.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    // Wrong hash.
+    let resp = client()
+        .post(format!(
+            "{}/mms/image/AAAA?auth={auth}&token=AAAA",
+            emu.media_url()
+        ))
+        .body(blob.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+
+    // HTTPS, trusting only the emulator's certificate.
+    let tls = reqwest::Client::builder()
+        .use_preconfigured_tls(tls_config(&emu.tls_cert_pem()))
+        .build()
+        .unwrap();
+    let resp = tls
+        .post(format!(
+            "{}/mms/image/{token}?auth={auth}&token={token}",
+            emu.media_tls_url()
+        ))
+        .body(blob.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let v: Value = resp.json().await.unwrap();
+    let url = v["url"].as_str().unwrap().to_owned();
+    let direct_path = v["direct_path"].as_str().unwrap().to_owned();
+    assert!(
+        direct_path.starts_with("/v/") && direct_path.contains('?'),
+        "{direct_path}"
+    );
+    assert!(url.starts_with(&emu.media_tls_url()), "{url}");
+
+    // Download by URL (HTTPS), and by direct path on plain HTTP with extra query parameters.
+    let got = tls.get(&url).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(got.as_ref(), blob.as_slice());
+    let got = client()
+        .get(format!(
+            "{}{direct_path}&hash=x&mms-type=image",
+            emu.media_url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(got.as_ref(), blob.as_slice());
+    let resp = client()
+        .get(format!("{}/v/t62.7118-24/missing.enc", emu.media_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+}
+
+#[allow(deprecated)]
+fn tls_config(pem: &str) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth()
+}
