@@ -14,6 +14,7 @@ pub mod proto {
     include!("gen/proto.rs");
 }
 
+pub mod binary;
 pub mod media;
 pub mod cert;
 pub mod frame;
