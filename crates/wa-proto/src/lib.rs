@@ -19,3 +19,4 @@ pub mod media;
 pub mod cert;
 pub mod frame;
 pub mod noise;
+pub mod pairing;
