@@ -26,6 +26,8 @@ pub use protocol::{
     CiphertextMessage, MessageType, PreKeySignalMessage, SenderKeyDistributionMessage,
     SenderKeyMessage, SignalMessage,
 };
+/// Re-exported so callers can name the RNG traits without a direct dependency.
+pub use rand_core;
 pub use session::{
     PreKeyDecryption, SessionRecord, SessionState, decrypt_message, decrypt_prekey_message,
     decrypt_signal_message, encrypt, process_bundle,
