@@ -801,6 +801,14 @@ pub mod device_props {
         pub support_add_on_history_sync_migration: ::core::option::Option<bool>,
         #[prost(bool, optional, tag = "14")]
         pub support_message_association: ::core::option::Option<bool>,
+        #[prost(bool, optional, tag = "15")]
+        pub support_group_history: ::core::option::Option<bool>,
+        #[prost(bool, optional, tag = "16")]
+        pub on_demand_ready: ::core::option::Option<bool>,
+        #[prost(bool, optional, tag = "17")]
+        pub support_guest_chat: ::core::option::Option<bool>,
+        #[prost(bool, optional, tag = "18")]
+        pub complete_on_demand_ready: ::core::option::Option<bool>,
         #[prost(uint32, optional, tag = "19")]
         pub thumbnail_sync_days_limit: ::core::option::Option<u32>,
     }
