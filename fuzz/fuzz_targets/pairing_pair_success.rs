@@ -32,6 +32,18 @@ fuzz_target!(|data: &[u8]| {
     );
     let _ = payload.verify_reply(data);
 
+    // A stored / relayed signed identity.
+    let (head, tail) = data.split_at(data.len() / 2);
+    let signed = wa_proto::proto::AdvSignedDeviceIdentity {
+        details: Some(head.to_vec()),
+        account_signature_key: (tail.len() % 3 == 0)
+            .then(|| tail.iter().take(32).copied().collect()),
+        account_signature: Some(tail.iter().take(64).copied().collect()),
+        device_signature: Some(tail.iter().rev().take(64).copied().collect()),
+    };
+    let _ = pairing::verify_device_identity(&signed, &companion, None);
+    let _ = pairing::verify_device_identity(&signed, &companion, Some(&account.public));
+
     // QR text.
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(qr) = QrCode::parse(text) {

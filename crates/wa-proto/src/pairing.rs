@@ -13,6 +13,8 @@
 //! 3. [`PairSuccessPayload::verify_reply`] checks the companion's device signature in its
 //!    `<pair-device-sign>` reply and returns the full signed identity the server keeps.
 //!
+//! [`verify_device_identity`] re-checks both signatures of such a stored identity.
+//!
 //! Byte layouts (protocol-transport.md §5):
 //! - HMAC: `HMAC-SHA256(adv_secret, [06 05 if hosted] || ADVSignedDeviceIdentity)`; "hosted"
 //!   means `ADVSignedDeviceIdentityHMAC.accountType == HOSTED`.
@@ -762,24 +764,13 @@ impl PairSuccessPayload {
             signed.device_signature.as_deref(),
             "ADVSignedDeviceIdentity.deviceSignature",
         )?;
-        let prefixes: &[[u8; 2]] = if self.details.hosted {
-            &[
-                ADV_DEVICE_SIGNATURE_PREFIX,
-                ADV_HOSTED_DEVICE_SIGNATURE_PREFIX,
-            ]
-        } else {
-            &[ADV_DEVICE_SIGNATURE_PREFIX]
-        };
-        let ok = prefixes.iter().any(|prefix| {
-            let msg = device_signature_message(
-                *prefix,
-                &self.details_bytes,
-                self.companion_identity.as_djb(),
-                self.account_public.as_djb(),
-            );
-            self.companion_identity
-                .verify_signature(&msg, &device_signature)
-        });
+        let ok = device_signature_ok(
+            &self.details_bytes,
+            &self.companion_identity,
+            &self.account_public,
+            &device_signature,
+            self.details.hosted,
+        );
         if !ok {
             return Err(PairError::DeviceSignatureMismatch);
         }
@@ -790,6 +781,91 @@ impl PairSuccessPayload {
             device_signature: Some(device_signature.to_vec()),
         })
     }
+}
+
+// ---------------------------------------------------------------------------
+// Checking a stored / relayed signed identity
+// ---------------------------------------------------------------------------
+
+/// Verifies both signatures of a complete `ADVSignedDeviceIdentity` (the record a server keeps
+/// after pairing, and the `<device-identity>` a companion attaches to its prekey messages):
+/// the account signature by `account_key` (or, when `None`, by the record's own
+/// `accountSignatureKey`) and the device signature by `device_identity`.
+///
+/// When both `account_key` and the record's key are present they must be equal.
+pub fn verify_device_identity(
+    signed: &AdvSignedDeviceIdentity,
+    device_identity: &PublicKey,
+    account_key: Option<&PublicKey>,
+) -> Result<DeviceIdentityDetails, PairError> {
+    let details_bytes = signed
+        .details
+        .as_deref()
+        .ok_or(PairError::MissingField("ADVSignedDeviceIdentity.details"))?;
+    let details = DeviceIdentityDetails::decode(details_bytes)?;
+    let own_key: Option<[u8; 32]> = match signed.account_signature_key.as_deref() {
+        Some(k) => Some(fixed(
+            Some(k),
+            "ADVSignedDeviceIdentity.accountSignatureKey",
+        )?),
+        None => None,
+    };
+    let account = match (account_key, own_key) {
+        (Some(given), Some(own)) if given.as_djb() != &own => {
+            return Err(PairError::ReplyMismatch("accountSignatureKey"));
+        }
+        (Some(given), _) => *given,
+        (None, Some(own)) => PublicKey::from_djb(own),
+        (None, None) => {
+            return Err(PairError::MissingField(
+                "ADVSignedDeviceIdentity.accountSignatureKey",
+            ));
+        }
+    };
+    let account_signature: [u8; 64] = fixed(
+        signed.account_signature.as_deref(),
+        "ADVSignedDeviceIdentity.accountSignature",
+    )?;
+    let device_signature: [u8; 64] = fixed(
+        signed.device_signature.as_deref(),
+        "ADVSignedDeviceIdentity.deviceSignature",
+    )?;
+    let msg = account_signature_message(details_bytes, device_identity.as_djb(), details.hosted);
+    if !account.verify_signature(&msg, &account_signature) {
+        return Err(PairError::AccountSignatureMismatch);
+    }
+    if !device_signature_ok(
+        details_bytes,
+        device_identity,
+        &account,
+        &device_signature,
+        details.hosted,
+    ) {
+        return Err(PairError::DeviceSignatureMismatch);
+    }
+    Ok(details)
+}
+
+fn device_signature_ok(
+    details: &[u8],
+    device_identity: &PublicKey,
+    account: &PublicKey,
+    signature: &[u8; 64],
+    hosted: bool,
+) -> bool {
+    let prefixes: &[[u8; 2]] = if hosted {
+        &[
+            ADV_DEVICE_SIGNATURE_PREFIX,
+            ADV_HOSTED_DEVICE_SIGNATURE_PREFIX,
+        ]
+    } else {
+        &[ADV_DEVICE_SIGNATURE_PREFIX]
+    };
+    prefixes.iter().any(|prefix| {
+        let msg =
+            device_signature_message(*prefix, details, device_identity.as_djb(), account.as_djb());
+        device_identity.verify_signature(&msg, signature)
+    })
 }
 
 #[cfg(test)]

@@ -339,6 +339,68 @@ fn round_trip_phone_companion_phone() {
 }
 
 #[test]
+fn stored_identity_reverifies() {
+    let mut rng = StdRng::seed_from_u64(6);
+    for hosted in [false, true] {
+        let s = setup(&mut rng, hosted);
+        let payload = build_pair_success(
+            &s.details,
+            &s.account,
+            &s.companion.public,
+            &s.adv_secret,
+            &mut rng,
+        );
+        let (_, reply) = pairing::handle_pair_success(
+            &payload.device_identity,
+            &s.adv_secret,
+            &s.companion,
+            &mut rng,
+        )
+        .unwrap();
+        let stored = payload.verify_reply(&reply.device_identity).unwrap();
+        assert_eq!(
+            pairing::verify_device_identity(&stored, &s.companion.public, None),
+            Ok(s.details)
+        );
+        assert_eq!(
+            pairing::verify_device_identity(&stored, &s.companion.public, Some(&s.account.public)),
+            Ok(s.details)
+        );
+        // The stripped reply needs the account key from elsewhere.
+        let stripped = AdvSignedDeviceIdentity::decode(&*reply.device_identity).unwrap();
+        assert!(matches!(
+            pairing::verify_device_identity(&stripped, &s.companion.public, None),
+            Err(PairError::MissingField(_))
+        ));
+        assert_eq!(
+            pairing::verify_device_identity(
+                &stripped,
+                &s.companion.public,
+                Some(&s.account.public)
+            ),
+            Ok(s.details)
+        );
+        let stranger = KeyPair::generate(&mut rng);
+        assert_eq!(
+            pairing::verify_device_identity(&stripped, &stranger.public, Some(&s.account.public)),
+            Err(PairError::AccountSignatureMismatch)
+        );
+        assert_eq!(
+            pairing::verify_device_identity(&stored, &s.companion.public, Some(&stranger.public)),
+            Err(PairError::ReplyMismatch("accountSignatureKey"))
+        );
+        let mut bad_device = stored.clone();
+        let mut sig = bad_device.device_signature.take().unwrap();
+        sig[5] ^= 0x10;
+        bad_device.device_signature = Some(sig);
+        assert_eq!(
+            pairing::verify_device_identity(&bad_device, &s.companion.public, None),
+            Err(PairError::DeviceSignatureMismatch)
+        );
+    }
+}
+
+#[test]
 fn hosted_device_signature_prefix_accepted_only_when_hosted() {
     let mut rng = StdRng::seed_from_u64(2);
     for hosted in [false, true] {
