@@ -18,7 +18,9 @@
 mod conn;
 mod error;
 mod http;
+mod iq;
 mod phone;
+mod route;
 mod state;
 mod tls;
 
@@ -160,6 +162,8 @@ pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) root: KeyPair,
     pub(crate) server_static: KeyPair,
+    /// Serialized `CertChain` (intermediate signed by `root`, leaf = `server_static`).
+    pub(crate) cert_chain: Vec<u8>,
     pub(crate) ws_addr: SocketAddr,
     pub(crate) http_addr: SocketAddr,
     pub(crate) https_addr: SocketAddr,
@@ -196,6 +200,18 @@ impl Emulator {
         let mut rng = OsRng;
         let root = KeyPair::generate(&mut rng);
         let server_static = KeyPair::generate(&mut rng);
+        let intermediate = KeyPair::generate(&mut rng);
+        let now = now_secs();
+        let cert_chain = wa_proto::cert::CertChainBuilder::new(
+            now.saturating_sub(86_400),
+            now + 10 * 365 * 86_400,
+        )
+        .mint(
+            &root.private,
+            &intermediate,
+            &server_static.public,
+            &mut rng,
+        );
         let mut auth = [0u8; 24];
         rng.fill(&mut auth);
         let (shutdown, _) = tokio::sync::watch::channel(false);
@@ -203,6 +219,7 @@ impl Emulator {
             store,
             root,
             server_static,
+            cert_chain,
             ws_addr: ws.local_addr()?,
             http_addr: http.local_addr()?,
             https_addr,
@@ -441,6 +458,18 @@ impl Inner {
         enc_sha256: &[u8],
         body: bytes::Bytes,
     ) -> (String, String, String) {
+        let mut st = self.store.lock();
+        self.store_media_locked(&mut st, media_type, enc_sha256, body)
+    }
+
+    /// [`Inner::store_media`] with the state already locked.
+    pub(crate) fn store_media_locked(
+        &self,
+        st: &mut state::State,
+        media_type: &str,
+        enc_sha256: &[u8],
+        body: bytes::Bytes,
+    ) -> (String, String, String) {
         let mut rng = OsRng;
         let handle = hex::encode(rng.r#gen::<[u8; 16]>());
         let oh = hex::encode(&enc_sha256[..8.min(enc_sha256.len())]);
@@ -458,10 +487,7 @@ impl Inner {
         );
         let direct_path = format!("{path}?ccb=11-4&oh=01_{oh}&oe={oe}&_nc_sid=5e03e0");
         let url = format!("https://{}{direct_path}&mms3=true", self.media_host());
-        self.store
-            .lock()
-            .media
-            .insert(path, MediaBlob { bytes: body });
+        st.media.insert(path, MediaBlob { bytes: body });
         (url, direct_path, handle)
     }
 
@@ -523,42 +549,6 @@ impl Phone {
             let conflict = (code == 440).then_some("replaced");
             let _ = c.tx.send(ConnCommand::StreamError { code, conflict });
         }
-        Ok(())
-    }
-
-    /// Sends a text message from this phone (not yet available).
-    pub async fn send_text(&self, to: &str, text: &str) -> Result<String, EmulatorError> {
-        let _ = (to, text);
-        Err(EmulatorError::Phone(
-            "sending is not available yet".to_owned(),
-        ))
-    }
-
-    /// Links the companion that shows this QR (not yet available).
-    pub async fn scan(&self, qr: &str) -> Result<String, EmulatorError> {
-        let _ = qr;
-        Err(EmulatorError::BadQr(
-            "no companion is waiting for a scan".to_owned(),
-        ))
-    }
-
-    /// Unlinks a companion: it gets the logged-out stream error and cannot log in again.
-    pub async fn unlink(&self, device: u32) -> Result<(), EmulatorError> {
-        {
-            let mut st = self.inner.store.lock();
-            let acc = st.account_mut(&self.phone)?;
-            if acc.devices.remove(&device).is_none() {
-                return Err(EmulatorError::DeviceNotFound(self.phone.clone(), device));
-            }
-            acc.offline.remove(&device);
-            if let Some(c) = st.conns.remove(&(self.phone.clone(), device)) {
-                let _ = c.tx.send(ConnCommand::StreamError {
-                    code: 401,
-                    conflict: Some("device_removed"),
-                });
-            }
-        }
-        self.inner.store.persist();
         Ok(())
     }
 }

@@ -54,6 +54,9 @@ pub(crate) struct QueuedStanza {
     pub(crate) id: String,
     pub(crate) tag: String,
     pub(crate) node: Vec<u8>,
+    /// The connection it was last sent on (not persisted: after a restart everything is resent).
+    #[serde(skip)]
+    pub(crate) sent_on: Option<u64>,
 }
 
 /// One WhatsApp account: its phone (device 0, simulated) and its linked companions.
@@ -82,13 +85,24 @@ impl Account {
     pub(crate) fn lid_jid(&self) -> String {
         format!("{}@lid", self.lid)
     }
+    /// The account's ADV raw id (stable, derived from the LID).
+    pub(crate) fn raw_id(&self) -> u32 {
+        let n: u64 = self.lid.parse().unwrap_or(0);
+        (n % 0x7fff_ffff) as u32
+    }
+    /// Ids of every device: 0 (the phone) and the companions.
+    pub(crate) fn device_ids(&self) -> Vec<u32> {
+        std::iter::once(0)
+            .chain(self.devices.keys().copied())
+            .collect()
+    }
 }
 
 /// What a connection task can be told to do from outside.
 #[derive(Debug)]
 pub(crate) enum ConnCommand {
-    /// Send this node (encoded without flags byte).
-    Send(Vec<u8>),
+    /// Send this node.
+    Send(wa_proto::binary::Node),
     /// Send `<stream:error code=..>` (with an optional `<conflict type=..>`) and close.
     StreamError {
         code: u16,
@@ -143,6 +157,8 @@ pub(crate) struct State {
     pub(crate) media: HashMap<String, MediaBlob>,
     /// Every connection, for fault injection.
     pub(crate) all_conns: HashMap<u64, ConnHandle>,
+    /// Which device sent a message id (for routing receipts back).
+    pub(crate) message_origin: HashMap<String, (String, u32)>,
 }
 
 impl State {
