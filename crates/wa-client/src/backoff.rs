@@ -16,7 +16,11 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     pub(crate) fn new(initial: Duration, max: Duration) -> Self {
-        Backoff { initial, max: max.max(initial), attempt: 0 }
+        Backoff {
+            initial,
+            max: max.max(initial),
+            attempt: 0,
+        }
     }
 
     /// The capped delay without jitter for the current attempt.
@@ -31,18 +35,17 @@ impl Backoff {
         self.attempt = self.attempt.saturating_add(1);
         let half = ceiling / 2;
         let span = u64::try_from((ceiling - half).as_millis()).unwrap_or(u64::MAX);
-        let jitter = if span == 0 { 0 } else { rng.next_u64() % (span + 1) };
+        let jitter = if span == 0 {
+            0
+        } else {
+            rng.next_u64() % (span + 1)
+        };
         half + Duration::from_millis(jitter)
     }
 
     /// Forget past failures (after a successful login).
     pub(crate) fn reset(&mut self) {
         self.attempt = 0;
-    }
-
-    /// Number of consecutive failures so far.
-    pub(crate) fn attempts(&self) -> u32 {
-        self.attempt
     }
 }
 
@@ -59,10 +62,13 @@ mod tests {
         for n in 0..10u32 {
             let ceiling = Duration::from_millis(100 * 2u64.pow(n)).min(Duration::from_secs(2));
             let d = b.next_delay(&mut rng);
-            assert!(d >= ceiling / 2 && d <= ceiling, "attempt {n}: {d:?} vs {ceiling:?}");
+            assert!(
+                d >= ceiling / 2 && d <= ceiling,
+                "attempt {n}: {d:?} vs {ceiling:?}"
+            );
             seen.push(d);
         }
-        assert_eq!(b.attempts(), 10);
+        assert_eq!(b.attempt, 10);
         assert!(seen[9] <= Duration::from_secs(2));
         assert!(seen[9] >= Duration::from_secs(1));
         b.reset();
@@ -73,7 +79,9 @@ mod tests {
     fn jitter_varies() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         let delays: std::collections::HashSet<_> = (0..20)
-            .map(|_| Backoff::new(Duration::from_secs(8), Duration::from_secs(8)).next_delay(&mut rng))
+            .map(|_| {
+                Backoff::new(Duration::from_secs(8), Duration::from_secs(8)).next_delay(&mut rng)
+            })
             .collect();
         assert!(delays.len() > 5);
     }

@@ -21,7 +21,11 @@ pub const WHATSAPP_ROOT_PUBLIC_KEY: [u8; 32] = [
 ];
 
 /// The web client version we announce unless overridden (`primary.secondary.tertiary`).
-pub const DEFAULT_APP_VERSION: AppVersion = AppVersion { primary: 2, secondary: 3000, tertiary: 1_035_194_821 };
+pub const DEFAULT_APP_VERSION: AppVersion = AppVersion {
+    primary: 2,
+    secondary: 3000,
+    tertiary: 1_035_194_821,
+};
 
 /// A WhatsApp Web build version, announced in the ClientPayload and hashed into the
 /// registration's `buildHash`.
@@ -47,7 +51,11 @@ impl std::str::FromStr for AppVersion {
         let bad = || ConfigError::InvalidAppVersion(s.to_owned());
         let mut it = s.trim().split('.');
         let mut next = || it.next().ok_or_else(bad)?.parse::<u32>().map_err(|_| bad());
-        let v = AppVersion { primary: next()?, secondary: next()?, tertiary: next()? };
+        let v = AppVersion {
+            primary: next()?,
+            secondary: next()?,
+            tertiary: next()?,
+        };
         if it.next().is_some() {
             return Err(bad());
         }
@@ -245,6 +253,7 @@ pub struct ClientConfig {
     pub(crate) event_capacity: usize,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rng: SharedRng,
+    pub(crate) memory_dialer: Option<crate::transport::MemoryDialer>,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -278,6 +287,7 @@ impl Default for ClientConfig {
             event_capacity: 256,
             clock: Arc::new(SystemClock),
             rng: SharedRng::os(),
+            memory_dialer: None,
         }
     }
 }
@@ -285,7 +295,10 @@ impl Default for ClientConfig {
 impl ClientConfig {
     /// Start from the defaults (the real WhatsApp service).
     pub fn builder() -> ClientConfigBuilder {
-        ClientConfigBuilder { config: ClientConfig::default(), error: None }
+        ClientConfigBuilder {
+            config: ClientConfig::default(),
+            error: None,
+        }
     }
 
     /// The WebSocket URL.
@@ -366,7 +379,10 @@ impl ClientConfigBuilder {
 
     /// The trusted Noise root public key as 64 hex characters.
     pub fn root_public_key_hex(mut self, hex_key: &str) -> Self {
-        match hex::decode(hex_key.trim()).ok().and_then(|v| <[u8; 32]>::try_from(v).ok()) {
+        match hex::decode(hex_key.trim())
+            .ok()
+            .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        {
             Some(k) => self.config.root_public_key = k,
             None => self.fail(ConfigError::InvalidRootKey),
         }
@@ -468,6 +484,13 @@ impl ClientConfigBuilder {
     /// Inject an RNG.
     pub fn rng(mut self, rng: SharedRng) -> Self {
         self.config.rng = rng;
+        self
+    }
+
+    /// Connect through an in-memory network instead of a WebSocket (tests and scripted
+    /// servers; see [`crate::transport::memory_network`]).
+    pub fn memory_transport(mut self, dialer: crate::transport::MemoryDialer) -> Self {
+        self.config.memory_dialer = Some(dialer);
         self
     }
 

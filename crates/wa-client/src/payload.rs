@@ -80,7 +80,10 @@ pub(crate) fn device_props(config: &ClientConfig) -> Vec<u8> {
 }
 
 /// Payload for a device that has no JID yet (§3.3).
-pub(crate) fn registration_payload(config: &ClientConfig, keys: &RegistrationKeys) -> ClientPayload {
+pub(crate) fn registration_payload(
+    config: &ClientConfig,
+    keys: &RegistrationKeys,
+) -> ClientPayload {
     let mut p = base_payload(config);
     p.passive = Some(false);
     p.pull = Some(false);
@@ -118,10 +121,19 @@ mod tests {
 
     #[test]
     fn build_hash_is_md5_of_the_version() {
-        let c = ClientConfig::builder().app_version_str("2.3000.1").build().unwrap();
+        let c = ClientConfig::builder()
+            .app_version_str("2.3000.1")
+            .build()
+            .unwrap();
         // md5("2.3000.1")
-        assert_eq!(hex::encode(build_hash(&c)), hex::encode(Md5::digest(b"2.3000.1")));
-        assert_eq!(hex::encode(Md5::digest(b"abc")), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(
+            hex::encode(build_hash(&c)),
+            hex::encode(Md5::digest(b"2.3000.1"))
+        );
+        assert_eq!(
+            hex::encode(Md5::digest(b"abc")),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub struct QrError(String);
 
 fn code(text: &str) -> Result<QrCode, QrError> {
     // Level L keeps the code small; WhatsApp's own QR codes use L as well.
-    QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L).map_err(|e| QrError(e.to_string()))
+    QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L)
+        .map_err(|e| QrError(e.to_string()))
 }
 
 /// Render as unicode half-block text (two modules per character cell), dark modules on a light
@@ -114,14 +115,19 @@ mod tests {
     fn png_decodes_back_to_the_modules() {
         let png = to_png(SAMPLE);
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-        let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap().to_luma8();
+        let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
+            .unwrap()
+            .to_luma8();
         let c = code(SAMPLE).unwrap();
         let w = c.width();
         assert_eq!(img.width() as usize, (w + 2 * QUIET) * PNG_SCALE);
         let colors = c.to_colors();
         for y in 0..w {
             for x in 0..w {
-                let px = img.get_pixel(((x + QUIET) * PNG_SCALE + 3) as u32, ((y + QUIET) * PNG_SCALE + 3) as u32)[0];
+                let px = img.get_pixel(
+                    ((x + QUIET) * PNG_SCALE + 3) as u32,
+                    ((y + QUIET) * PNG_SCALE + 3) as u32,
+                )[0];
                 let dark = colors[y * w + x] == qrcode::Color::Dark;
                 assert_eq!(px == 0, dark, "module {x},{y}");
             }

@@ -52,7 +52,10 @@ impl Conn {
     /// Send one binary message.
     pub(crate) async fn send(&mut self, data: Vec<u8>) -> Result<(), TransportError> {
         match self {
-            Conn::Ws(ws) => ws.send(Message::binary(data)).await.map_err(|e| TransportError::Io(e.to_string())),
+            Conn::Ws(ws) => ws
+                .send(Message::binary(data))
+                .await
+                .map_err(|e| TransportError::Io(e.to_string())),
             Conn::Memory(m) => m.tx.send(data).map_err(|_| TransportError::Closed),
         }
     }
@@ -105,6 +108,9 @@ pub fn tls_client_config(extra_der: &[Vec<u8>]) -> Result<rustls::ClientConfig, 
             .add(rustls::pki_types::CertificateDer::from(der.clone()))
             .map_err(|e| TransportError::Connect(format!("bad extra root: {e}")))?;
     }
+    // The workspace standardises on the ring provider (rustls 0.23 deprecates this constructor
+    // only because ring lacks post-quantum key exchange).
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -115,7 +121,9 @@ pub fn tls_client_config(extra_der: &[Vec<u8>]) -> Result<rustls::ClientConfig, 
 
 /// Open a WebSocket to `url` (`ws://` or `wss://`), with the Origin header real web clients send.
 pub(crate) async fn connect_ws(url: &str) -> Result<Conn, TransportError> {
-    let mut request = url.into_client_request().map_err(|e| TransportError::Connect(e.to_string()))?;
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| TransportError::Connect(e.to_string()))?;
     if let Ok(v) = "https://web.whatsapp.com".parse() {
         request.headers_mut().insert("Origin", v);
     }
@@ -127,9 +135,14 @@ pub(crate) async fn connect_ws(url: &str) -> Result<Conn, TransportError> {
     let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
     config.max_message_size = Some(MAX_MESSAGE);
     config.max_frame_size = Some(MAX_MESSAGE);
-    let (ws, _resp) = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, Some(connector))
-        .await
-        .map_err(|e| TransportError::Connect(e.to_string()))?;
+    let (ws, _resp) = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        Some(config),
+        true,
+        Some(connector),
+    )
+    .await
+    .map_err(|e| TransportError::Connect(e.to_string()))?;
     Ok(Conn::Ws(Box::new(ws)))
 }
 
@@ -145,7 +158,10 @@ impl MemoryConn {
     pub fn pair() -> (MemoryConn, MemoryConn) {
         let (atx, arx) = mpsc::unbounded_channel();
         let (btx, brx) = mpsc::unbounded_channel();
-        (MemoryConn { tx: atx, rx: brx }, MemoryConn { tx: btx, rx: arx })
+        (
+            MemoryConn { tx: atx, rx: brx },
+            MemoryConn { tx: btx, rx: arx },
+        )
     }
 
     /// Send one message to the other end.
@@ -182,7 +198,9 @@ pub fn memory_network() -> (MemoryDialer, MemoryListener) {
 impl MemoryDialer {
     pub(crate) fn dial(&self) -> Result<Conn, TransportError> {
         let (client, server) = MemoryConn::pair();
-        self.tx.send(server).map_err(|_| TransportError::Connect("memory listener gone".into()))?;
+        self.tx
+            .send(server)
+            .map_err(|_| TransportError::Connect("memory listener gone".into()))?;
         Ok(Conn::Memory(client))
     }
 }

@@ -1,0 +1,78 @@
+//! One-time prekeys: counting them on the server, uploading and topping up
+//! (protocol-transport.md §7.3).
+
+use wa_proto::binary::{Jid, Node};
+
+use crate::client::Client;
+use crate::error::ClientError;
+
+/// Upload when the server holds fewer than this many prekeys.
+pub(crate) const MIN_PREKEYS: u64 = 5;
+/// First upload when the server has none.
+pub(crate) const INITIAL_COUNT: u32 = 812;
+/// Top-up batch.
+pub(crate) const TOP_UP_COUNT: u32 = 50;
+
+/// Ask the server how many of our prekeys it holds.
+pub(crate) async fn server_count(client: &Client) -> Result<u64, ClientError> {
+    let iq = Node::new("iq")
+        .attr("xmlns", "encrypt")
+        .attr("type", "get")
+        .attr("to", Jid::server())
+        .child(Node::new("count"));
+    let resp = client.send_iq(iq).await?;
+    resp.get_child("count")
+        .and_then(|c| c.attr_u64("value"))
+        .ok_or_else(|| ClientError::Protocol("prekey count reply without <count value>".into()))
+}
+
+/// Upload prekeys when the server runs low (812 when it has none, else a top-up batch).
+pub(crate) async fn upload_if_needed(client: &Client) -> Result<(), ClientError> {
+    let count = server_count(client).await?;
+    if count >= MIN_PREKEYS {
+        return Ok(());
+    }
+    upload(
+        client,
+        if count == 0 {
+            INITIAL_COUNT
+        } else {
+            TOP_UP_COUNT
+        },
+    )
+    .await
+}
+
+fn id3(id: u32) -> Vec<u8> {
+    id.to_be_bytes()[1..].to_vec()
+}
+
+/// Generate `n` prekeys, persist them, then upload them with our identity and signed prekey.
+pub(crate) async fn upload(client: &Client, n: u32) -> Result<(), ClientError> {
+    let store = client.store().as_ref();
+    let creds = crate::creds::load(store)?.ok_or(ClientError::NotConnected)?;
+    let keys = crate::creds::new_prekeys(store, client.config(), n)?;
+    let list = keys.iter().map(|k| {
+        Node::new("key")
+            .child(Node::new("id").bytes(id3(k.id)))
+            .child(Node::new("value").bytes(k.key_pair.public.as_djb().to_vec()))
+    });
+    let spk = &creds.signed_prekey;
+    let iq = Node::new("iq")
+        .attr("xmlns", "encrypt")
+        .attr("type", "set")
+        .attr("to", Jid::server())
+        .child(Node::new("registration").bytes(creds.registration_id.to_be_bytes().to_vec()))
+        .child(Node::new("type").bytes(vec![0x05]))
+        .child(Node::new("identity").bytes(creds.identity.public.as_djb().to_vec()))
+        .child(Node::new("list").children(list))
+        .child(
+            Node::new("skey")
+                .child(Node::new("id").bytes(id3(spk.id)))
+                .child(Node::new("value").bytes(spk.key_pair.public.as_djb().to_vec()))
+                .child(Node::new("signature").bytes(spk.signature.to_vec())),
+        );
+    client.send_iq(iq).await?;
+    tracing::info!(count = n, "uploaded prekeys");
+    Ok(())
+}
