@@ -20,7 +20,8 @@ pub(crate) struct Decoder<'a> {
 
 type Result<T> = std::result::Result<T, DecodeError>;
 
-/// NIBBLE_8 digits; 0xFF marks the invalid values 12..=14 (15 is the padding NUL).
+/// NIBBLE_8 digits; 0xFF marks the invalid values 12..=14 (15 is the padding, read as NUL
+/// and only allowed as the dropped last digit).
 const NIBBLE_CHARS: [u8; 16] = *b"0123456789-.\xff\xff\xff\0";
 const HEX_CHARS: [u8; 16] = *b"0123456789ABCDEF";
 
@@ -113,6 +114,7 @@ impl<'a> Decoder<'a> {
         } else {
             &HEX_CHARS
         };
+        let odd = start & 0x80 != 0;
         let mut s = String::with_capacity(2 * n);
         for (i, &b) in bytes.iter().enumerate() {
             for v in [b >> 4, b & 0x0F] {
@@ -123,8 +125,14 @@ impl<'a> Decoder<'a> {
                 s.push(char::from(c));
             }
         }
-        if start & 0x80 != 0 {
+        if odd {
             s.pop();
+        }
+        // The nibble pad (15) may only be the dropped last digit; elsewhere it would make a
+        // NUL character that no encoder produces.
+        if t == tag::NIBBLE_8 && s.as_bytes().contains(&0) {
+            let i = s.bytes().position(|c| c == 0).unwrap_or(0) / 2;
+            return Err(self.err(at + i, K::InvalidNibble(15)));
         }
         Ok(s)
     }
@@ -286,7 +294,16 @@ impl<'a> Decoder<'a> {
             tag::JID_PAIR | tag::AD_JID | tag::FB_JID | tag::INTEROP_JID => {
                 Content::Jid(self.jid(t)?)
             }
-            _ => Content::Str(self.string(t, at, false)?),
+            _ => {
+                let s = self.string(t, at, false)?;
+                // An empty packed string is written back as BINARY_8 0 (like Baileys does for
+                // ""), which decodes as empty bytes; decode it that way right away.
+                if s.is_empty() {
+                    Content::Bytes(Vec::new())
+                } else {
+                    Content::Str(s)
+                }
+            }
         })
     }
 }

@@ -22,7 +22,8 @@ pub enum DecodeErrorKind {
     /// A node whose tag is the empty string.
     #[error("node with an empty tag")]
     EmptyTag,
-    /// A nibble value 12..=14 in a NIBBLE_8 string.
+    /// A nibble value 12..=14 in a NIBBLE_8 string, or the pad value 15 anywhere but in the
+    /// dropped last digit of an odd-length string.
     #[error("invalid nibble {0}")]
     InvalidNibble(u8),
     /// A JID without a server (JID_PAIR with an empty server string).
