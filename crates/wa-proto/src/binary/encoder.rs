@@ -3,11 +3,13 @@
 //! Strings follow Baileys' rules (the reference for the vectors): single-byte token, double-byte
 //! token, NIBBLE_8, HEX_8 (upper case), a JID if the string contains `@`, else raw
 //! BINARY_8/20/32. Where Baileys would turn a malformed JID-looking string into bytes that do
-//! not decode back to the same text (`a:b:c@x`, `a_b@x`, `a:1@g.us`, `a@`...), the string is
-//! written raw instead, which is lossless.
+//! not decode back to the same JID (`a:b:c@x`, `a_b@x`, `a:1@g.us`, `a@`, `u_1:2@s.whatsapp.net`
+//! ...), the string is written raw instead, which is lossless. whatsmeow's agent spelling
+//! `u.5:2@s.whatsapp.net` is read as agent 5 (as [`Jid`]'s `FromStr` does), where Baileys
+//! would keep `u.5` as the user; no real JID has a dot in its user part.
 
 use super::error::EncodeError;
-use super::jid::{Jid, Server};
+use super::jid::{Jid, Server, split_dot_agent};
 use super::node::{AttrValue, Content, Node};
 use super::tag;
 use super::tokens::{self, Token};
@@ -48,13 +50,22 @@ fn classify_jid(s: &str) -> Option<JidPlan<'_>> {
         Some((ua, d)) => (ua, Some(small_decimal(d)?)),
         None => (left, None),
     };
+    // An agent is only written for `s.whatsapp.net` device JIDs, as the AD_JID domain byte;
+    // 1, 128 and 129 would read back as another server, so such strings stay raw.
+    let pn_device = device.is_some() && server == "s.whatsapp.net";
     let (user, agent) = match user_agent.split_once('_') {
         Some((u, a)) => match small_decimal(a) {
-            Some(a) if a != 0 && device.is_some() && server == "s.whatsapp.net" => (u, Some(a)),
+            Some(a) if pn_device => (u, Some(a)),
             _ => return None,
         },
-        None => (user_agent, None),
+        None => match split_dot_agent(user_agent) {
+            Some((u, a)) if pn_device => (u, Some(a)),
+            _ => (user_agent, None),
+        },
     };
+    if matches!(agent, Some(1 | 128 | 129)) {
+        return None;
+    }
     match device {
         None => Some(JidPlan::Pair { user, server }),
         Some(device) => {
@@ -341,6 +352,8 @@ mod tests {
     fn lossy_jid_strings_are_written_raw() {
         for s in [
             "a:b:c@x",
+            "u_1:2@s.whatsapp.net",
+            "u.128:2@s.whatsapp.net",
             "a_b@s.whatsapp.net",
             "a:1@g.us",
             "a@",

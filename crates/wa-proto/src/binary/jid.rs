@@ -297,6 +297,16 @@ pub enum JidParseError {
     InvalidIntegrator(String),
 }
 
+/// whatsmeow's agent suffix: `user.agent` with 1 to 3 digits of agent (0..=255). The string
+/// encoder uses the same rule, so a string and its parsed JID encode alike.
+pub(crate) fn split_dot_agent(user_agent: &str) -> Option<(&str, u8)> {
+    let (user, agent) = user_agent.rsplit_once('.')?;
+    if agent.is_empty() || agent.len() > 3 || !agent.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((user, agent.parse().ok()?))
+}
+
 fn parse_decimal<T: FromStr>(s: &str) -> Option<T> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -342,13 +352,11 @@ impl FromStr for Jid {
             jid.agent =
                 parse_decimal(agent).ok_or_else(|| JidParseError::InvalidAgent(agent.into()))?;
             user = u;
-        } else if device != 0 || left.contains(':') {
-            // whatsmeow's agent form `user.agent:device@server`.
-            if let Some((u, agent)) = user.rsplit_once('.') {
-                if let Some(agent) = parse_decimal::<u8>(agent) {
-                    jid.agent = agent;
-                    user = u;
-                }
+        } else if jid.server == Server::Pn && left.contains(':') {
+            // whatsmeow's agent form `user.agent:device@s.whatsapp.net`.
+            if let Some((u, agent)) = split_dot_agent(user) {
+                jid.agent = agent;
+                user = u;
             }
         }
         jid.user = user.to_owned();
