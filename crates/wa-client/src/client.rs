@@ -99,10 +99,16 @@ impl Client {
     /// out, replaced) stop it.
     pub async fn connect(&self) -> Result<(), ClientError> {
         let mut guard = self.inner.driver.lock().await;
-        if let Some(h) = guard.as_ref() {
-            if !h.is_finished() {
+        if let Some(h) = guard.take() {
+            let ending = lock(&self.inner.cmd)
+                .as_ref()
+                .is_none_or(|tx| tx.is_closed());
+            if !h.is_finished() && !ending {
+                *guard = Some(h);
                 return Ok(());
             }
+            // A driver that has decided to stop: let it finish before starting anew.
+            let _ = h.await;
         }
         let (tx, rx) = mpsc::unbounded_channel();
         *lock(&self.inner.cmd) = Some(tx);

@@ -134,6 +134,7 @@ impl Driver {
             match end {
                 End::Restart => continue,
                 End::Stop => {
+                    self.cmd_rx.close();
                     self.client.set_status(Status::Disconnected);
                     self.report_first(Err(ClientError::Stopped("disconnected".into())));
                     break;
@@ -144,6 +145,7 @@ impl Driver {
                     });
                     self.report_first(Err(ClientError::Stopped(reason)));
                     if !self.client.inner.config.auto_reconnect {
+                        self.cmd_rx.close();
                         self.client.set_status(Status::Disconnected);
                         break;
                     }
@@ -152,11 +154,13 @@ impl Driver {
                         .next_delay(&mut self.client.inner.config.rng.clone());
                     tracing::info!(?delay, "reconnecting after backoff");
                     if !self.idle(delay).await {
+                        self.cmd_rx.close();
                         self.client.set_status(Status::Disconnected);
                         break;
                     }
                 }
                 End::LoggedOut(reason) => {
+                    self.cmd_rx.close();
                     if let Err(e) = creds::wipe(self.client.inner.store.as_ref()) {
                         tracing::error!("wiping the store failed: {e}");
                     }
@@ -169,6 +173,7 @@ impl Driver {
                     break;
                 }
                 End::Halt(reason) => {
+                    self.cmd_rx.close();
                     self.client.set_status(Status::Disconnected);
                     self.client.emit(Event::Disconnected {
                         reason: reason.clone(),
@@ -177,6 +182,7 @@ impl Driver {
                     break;
                 }
                 End::QrExhausted => {
+                    self.cmd_rx.close();
                     self.client.set_status(Status::Disconnected);
                     self.client.emit(Event::QrExhausted);
                     self.report_first(Err(ClientError::Stopped("QR codes exhausted".into())));
@@ -238,7 +244,7 @@ impl Driver {
             Err(e) => return End::Retry(format!("handshake: {e}")),
         };
         let (inbound, inbound_rx) = mpsc::unbounded_channel();
-        tokio::spawn(crate::handlers::run_inbound(
+        let processor = tokio::spawn(crate::handlers::run_inbound(
             self.client.clone(),
             inbound_rx,
         ));
@@ -257,6 +263,11 @@ impl Driver {
         for (_, w) in conn.waiters.drain() {
             let _ = w.send(Err(ClientError::ConnectionLost));
         }
+        // Let the processor finish what it has (its sends now fail fast) so that no handle
+        // outlives the connection.
+        let Conn { inbound, .. } = conn;
+        drop(inbound);
+        let _ = tokio::time::timeout(Duration::from_secs(5), processor).await;
         end
     }
 

@@ -1,0 +1,247 @@
+//! End to end against wa-emulator (in process, real WebSocket + Noise + binary protocol):
+//! pair via the simulated phone, restart from a sled store without QR, survive dropped
+//! connections, kicks, and get logged out when the phone unlinks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wa_client::store::{SledDatabase, Store};
+use wa_client::{Client, ClientConfig, Event, Events, Status, Timeouts};
+use wa_emulator::{Emulator, EmulatorConfig};
+
+const T: Duration = Duration::from_secs(20);
+const PHONE: &str = "15550001111";
+
+fn config(emu: &Emulator) -> ClientConfig {
+    ClientConfig::builder()
+        .ws_url(emu.ws_url())
+        .root_public_key(emu.root_public_key())
+        .media_ca_pem(emu.tls_cert_pem())
+        .device_name("wa-rs test")
+        .timeouts(Timeouts {
+            reconnect_initial: Duration::from_millis(50),
+            reconnect_max: Duration::from_millis(300),
+            ..Timeouts::default()
+        })
+        .build()
+        .unwrap()
+}
+
+async fn next_event(events: &mut Events) -> Event {
+    tokio::time::timeout(T, events.recv())
+        .await
+        .expect("no event in time")
+        .expect("events closed")
+}
+
+async fn wait_for(events: &mut Events, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+    loop {
+        let e = next_event(events).await;
+        if pred(&e) {
+            return e;
+        }
+        eprintln!("waiting for {what}, got {e:?}");
+    }
+}
+
+async fn wait_status(client: &Client, want: Status) {
+    let mut w = client.watch_status();
+    tokio::time::timeout(T, w.wait_for(|s| *s == want))
+        .await
+        .expect("status not reached")
+        .unwrap();
+}
+
+/// Connect an unpaired client, scan its first QR with the phone, wait for Connected.
+async fn pair(emu: &Emulator, client: &Client, events: &mut Events) -> u32 {
+    client.connect().await.expect("connect");
+    assert_eq!(client.status(), Status::WaitingForQr);
+    let Event::Qr { code, .. } = wait_for(events, "qr", |e| matches!(e, Event::Qr { .. })).await
+    else {
+        unreachable!()
+    };
+    assert!(!wa_client::qr::to_terminal(&code).is_empty());
+    let device_jid = emu.phone(PHONE).scan(&code).await.expect("scan");
+    let Event::Paired { jid } =
+        wait_for(events, "paired", |e| matches!(e, Event::Paired { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(jid.to_string(), device_jid);
+    wait_for(events, "connected", |e| matches!(e, Event::Connected)).await;
+    assert_eq!(client.status(), Status::Connected);
+    u32::from(jid.device)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pair_restart_reconnect_unlink() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    emu.create_account(PHONE, "Ana").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let device = {
+        let db = SledDatabase::open(dir.path()).unwrap();
+        let store: Arc<dyn Store> = Arc::new(db.session_store("s1").unwrap());
+        let (client, mut events) = Client::new(config(&emu), store);
+        let device = pair(&emu, &client, &mut events).await;
+        let me = client.me().unwrap();
+        assert_eq!(me.jid.user, PHONE);
+        let info = emu.phone(PHONE).info().await.unwrap();
+        let d = info
+            .devices
+            .iter()
+            .find(|d| d.device == device)
+            .expect("device linked");
+        assert!(d.connected, "device connected: {info:?}");
+        client.disconnect().await;
+        assert_eq!(client.status(), Status::Disconnected);
+        device
+    };
+
+    // "Process restart": reopen the same sled directory, log in without a QR.
+    let db = SledDatabase::open(dir.path()).unwrap();
+    let store: Arc<dyn Store> = Arc::new(db.session_store("s1").unwrap());
+    let (client, mut events) = Client::new(config(&emu), store.clone());
+    assert_eq!(client.me().unwrap().jid.device, device as u16);
+    client.connect().await.expect("login");
+    let first = wait_for(&mut events, "connected", |e| {
+        matches!(e, Event::Connected | Event::Qr { .. })
+    })
+    .await;
+    assert!(matches!(first, Event::Connected), "no QR on restart");
+
+    // Fault injection: every connection dropped; the client comes back by itself.
+    emu.drop_connections().await;
+    wait_for(&mut events, "disconnected", |e| {
+        matches!(e, Event::Disconnected { .. })
+    })
+    .await;
+    wait_for(&mut events, "reconnected", |e| {
+        matches!(e, Event::Connected)
+    })
+    .await;
+    assert_eq!(client.status(), Status::Connected);
+
+    // Kick 503: transient, reconnect.
+    emu.phone(PHONE).kick(device, 503).await.unwrap();
+    wait_for(&mut events, "disconnected", |e| {
+        matches!(e, Event::Disconnected { .. })
+    })
+    .await;
+    wait_for(&mut events, "reconnected after 503", |e| {
+        matches!(e, Event::Connected)
+    })
+    .await;
+
+    // Kick 515: restart at once.
+    emu.phone(PHONE).kick(device, 515).await.unwrap();
+    wait_for(&mut events, "reconnected after 515", |e| {
+        matches!(e, Event::Connected)
+    })
+    .await;
+
+    // The phone unlinks us: LoggedOut, store wiped, no reconnect.
+    emu.phone(PHONE).unlink(device).await.unwrap();
+    let Event::LoggedOut { .. } = wait_for(&mut events, "logged out", |e| {
+        matches!(e, Event::LoggedOut { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    wait_status(&client, Status::LoggedOut).await;
+    assert!(client.me().is_none());
+    assert!(store.load_device().unwrap().is_none(), "store wiped");
+    let info = emu.phone(PHONE).info().await.unwrap();
+    assert!(
+        info.devices.iter().all(|d| d.device != device),
+        "unlinked: {info:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        client.status(),
+        Status::LoggedOut,
+        "no reconnect after logout"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kick_440_stops_and_logout_removes_the_companion() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    emu.create_account(PHONE, "Ana").await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(wa_client::store::MemoryStore::new());
+    let (client, mut events) = Client::new(config(&emu), store.clone());
+    let device = pair(&emu, &client, &mut events).await;
+
+    emu.phone(PHONE).kick(device, 440).await.unwrap();
+    let Event::Disconnected { reason } = wait_for(&mut events, "disconnected", |e| {
+        matches!(e, Event::Disconnected { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(reason.contains("replaced"), "{reason}");
+    wait_status(&client, Status::Disconnected).await;
+    assert!(client.me().is_some(), "replaced keeps the login");
+
+    // Connect again (same login), then log out explicitly.
+    client.connect().await.unwrap();
+    wait_for(&mut events, "connected", |e| matches!(e, Event::Connected)).await;
+    client.logout().await.unwrap();
+    assert_eq!(client.status(), Status::LoggedOut);
+    assert!(store.load_device().unwrap().is_none());
+    let info = emu.phone(PHONE).info().await.unwrap();
+    assert!(
+        info.devices.iter().all(|d| d.device != device),
+        "companion removed on the server: {info:?}"
+    );
+
+    // After logout, connecting starts a fresh pairing.
+    client.connect().await.unwrap();
+    assert_eq!(client.status(), Status::WaitingForQr);
+    client.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_expiry_against_the_emulator() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let config = ClientConfig::builder()
+        .ws_url(emu.ws_url())
+        .root_public_key(emu.root_public_key())
+        .qr_timeouts(Duration::from_millis(300), Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let (client, mut events) = Client::new(config, Arc::new(wa_client::store::MemoryStore::new()));
+    client.connect().await.unwrap();
+    let mut codes = Vec::new();
+    loop {
+        match next_event(&mut events).await {
+            Event::Qr { code, .. } => codes.push(code),
+            Event::QrExhausted => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        codes.len() >= 2,
+        "rotated through the refs: {}",
+        codes.len()
+    );
+    let unique: std::collections::HashSet<_> = codes.iter().collect();
+    assert_eq!(unique.len(), codes.len());
+    wait_status(&client, Status::Disconnected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_root_key_is_refused() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let config = ClientConfig::builder()
+        .ws_url(emu.ws_url())
+        .auto_reconnect(false)
+        .build()
+        .unwrap();
+    let (client, _events) = Client::new(config, Arc::new(wa_client::store::MemoryStore::new()));
+    let err = client.connect().await.unwrap_err();
+    assert!(err.to_string().contains("handshake"), "{err}");
+    assert_eq!(client.status(), Status::Disconnected);
+}
