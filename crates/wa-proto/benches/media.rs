@@ -3,7 +3,10 @@
 
 use std::hint::black_box;
 
+use aes::Aes256;
+use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit, inout::InOutBuf};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{Hmac, Mac};
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 use sha2::{Digest, Sha256};
 use wa_proto::media::{
@@ -109,6 +112,30 @@ fn bench_primitives(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(SIZE as u64));
     g.bench_function("sha256", |b| {
         b.iter(|| black_box(Sha256::digest(black_box(&plain))))
+    });
+    g.bench_function("hmac_sha256", |b| {
+        b.iter(|| {
+            let mut m = Hmac::<Sha256>::new_from_slice(&[1; 32]).expect("any key length");
+            m.update(black_box(&plain));
+            black_box(m.finalize())
+        })
+    });
+    let mut buf = plain.clone();
+    g.bench_function("aes256cbc_encrypt", |b| {
+        b.iter(|| {
+            let mut e = cbc::Encryptor::<Aes256>::new(&[2; 32].into(), &[3; 16].into());
+            let (blocks, _) = InOutBuf::from(&mut buf[..]).into_chunks();
+            e.encrypt_blocks_inout_mut(blocks);
+            black_box(&buf);
+        })
+    });
+    g.bench_function("aes256cbc_decrypt", |b| {
+        b.iter(|| {
+            let mut d = cbc::Decryptor::<Aes256>::new(&[2; 32].into(), &[3; 16].into());
+            let (blocks, _) = InOutBuf::from(&mut buf[..]).into_chunks();
+            d.decrypt_blocks_inout_mut(blocks);
+            black_box(&buf);
+        })
     });
     g.finish();
 }
