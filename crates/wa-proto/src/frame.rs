@@ -85,15 +85,24 @@ pub struct ClientIntro {
 
 impl ClientIntro {
     /// Serializes the intro (pre-intro included) as the client sends it.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    ///
+    /// Fails with [`FrameError::Oversize`] if the routing info is longer than
+    /// [`MAX_FRAME_SIZE`] (its length must fit in 3 bytes).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, FrameError> {
         let mut out = Vec::with_capacity(4 + self.routing_info.as_ref().map_or(0, |r| r.len() + 7));
         if let Some(routing) = &self.routing_info {
+            if routing.len() > MAX_FRAME_SIZE {
+                return Err(FrameError::Oversize {
+                    len: routing.len(),
+                    max: MAX_FRAME_SIZE,
+                });
+            }
             out.extend_from_slice(&EDGE_ROUTING_MAGIC);
             out.extend_from_slice(&u24_be(routing.len()));
             out.extend_from_slice(routing);
         }
         out.extend_from_slice(&[b'W', b'A', WA_MAGIC, self.dict_version]);
-        out
+        Ok(out)
     }
 }
 
@@ -271,8 +280,10 @@ impl FrameEncoder {
                 max: self.max_frame_size,
             });
         }
-        if let Some(intro) = self.pending_intro.take() {
-            out.extend_from_slice(&intro.to_bytes());
+        if let Some(intro) = &self.pending_intro {
+            // Validated by the constructors; checked again rather than trusted.
+            out.extend_from_slice(&intro.to_bytes()?);
+            self.pending_intro = None;
         }
         encode_frame_into(payload, self.max_frame_size, out)
     }

@@ -85,7 +85,7 @@ proptest! {
         tail in prop::collection::vec(any::<u8>(), 0..10),
     ) {
         let intro = ClientIntro { dict_version, routing_info: routing };
-        let mut bytes = intro.to_bytes();
+        let mut bytes = intro.to_bytes().unwrap();
         let len = bytes.len();
         // Every strict prefix asks for more bytes, never errors.
         for n in 0..len {

@@ -51,7 +51,7 @@ impl Setup {
     }
 
     /// Runs the handshake up to the server hello with the given chain.
-    fn to_server_hello(&mut self, chain: Vec<u8>) -> (ClientHandshake, ServerAwaitingFinish) {
+    fn run_to_server_hello(&mut self, chain: Vec<u8>) -> (ClientHandshake, ServerAwaitingFinish) {
         let client = ClientHandshake::new(self.client_static.clone(), self.trust(), &mut self.rng);
         let server = ServerHandshake::new(self.server_static.clone(), chain)
             .read_client_hello(&client.client_hello(), &mut self.rng)
@@ -60,7 +60,7 @@ impl Setup {
     }
 
     fn client_result(&mut self, chain: Vec<u8>) -> Result<ClientAwaitingFinish, NoiseError> {
-        let (client, server) = self.to_server_hello(chain);
+        let (client, server) = self.run_to_server_hello(chain);
         client.read_server_hello(server.server_hello(), NOW)
     }
 }
@@ -80,7 +80,7 @@ fn cert_err(r: Result<ClientAwaitingFinish, NoiseError>) -> CertError {
 fn full_handshake_and_transport() {
     let mut s = setup(1);
     let chain = s.chain(&good_builder());
-    let (client, server) = s.to_server_hello(chain);
+    let (client, server) = s.run_to_server_hello(chain);
     let client = client
         .read_server_hello(server.server_hello(), NOW)
         .unwrap();
@@ -113,7 +113,7 @@ fn full_handshake_and_transport() {
 fn empty_client_payload_and_in_place_transport() {
     let mut s = setup(2);
     let chain = s.chain(&good_builder());
-    let (client, server) = s.to_server_hello(chain);
+    let (client, server) = s.run_to_server_hello(chain);
     let c = client
         .read_server_hello(server.server_hello(), NOW)
         .unwrap()
@@ -216,7 +216,20 @@ fn malformed_messages_have_typed_errors() {
         server().read_client_hello(&short.encode_to_vec(), &mut rng),
         Err(NoiseError::BadClientHello(_))
     ));
-    // A Noise IK attempt (static in the client hello) is refused.
+    // A payload without a static key is neither XX nor IK: refused.
+    let odd = HandshakeMessage {
+        client_hello: Some(ClientHello {
+            ephemeral: Some(vec![9; 32]),
+            payload: Some(vec![2; 20]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert!(matches!(
+        server().read_client_hello(&odd.encode_to_vec(), &mut rng),
+        Err(NoiseError::BadClientHello(_))
+    ));
+    // A Noise IK attempt (static in the client hello) goes to XXfallback.
     let ik = HandshakeMessage {
         client_hello: Some(ClientHello {
             ephemeral: Some(vec![9; 32]),
@@ -225,10 +238,12 @@ fn malformed_messages_have_typed_errors() {
         }),
         ..Default::default()
     };
-    assert!(matches!(
-        server().read_client_hello(&ik.encode_to_vec(), &mut rng),
-        Err(NoiseError::BadClientHello(_))
-    ));
+    assert!(
+        server()
+            .read_client_hello(&ik.encode_to_vec(), &mut rng)
+            .unwrap()
+            .is_fallback()
+    );
     // A low-order ephemeral gives an all-zero DH: refused.
     let zero = HandshakeMessage {
         client_hello: Some(ClientHello {

@@ -6,7 +6,7 @@ use wa_signal::{KeyPair, PrivateKey, PublicKey};
 
 use super::symmetric::SymmetricState;
 use super::transport::NoiseTransport;
-use super::{NOISE_XX_PROTOCOL_NAME, NoiseError};
+use super::{NOISE_XX_PROTOCOL_NAME, NOISE_XXFALLBACK_PROTOCOL_NAME, NoiseError};
 use crate::cert::{TrustedRoot, VerifiedCertChain, verify_cert_chain};
 use crate::frame::INTRO_HEADER;
 use crate::proto::HandshakeMessage;
@@ -14,6 +14,10 @@ use crate::proto::handshake_message::{ClientFinish, ClientHello, ServerHello};
 
 fn new_state() -> SymmetricState {
     SymmetricState::new(NOISE_XX_PROTOCOL_NAME, &INTRO_HEADER)
+}
+
+fn new_fallback_state() -> SymmetricState {
+    SymmetricState::new(NOISE_XXFALLBACK_PROTOCOL_NAME, &INTRO_HEADER)
 }
 
 /// X25519 that refuses a non-contributory result (a low-order peer key).
@@ -64,6 +68,24 @@ impl ClientHandshake {
     /// vectors only; never reuse an ephemeral key on a real connection.
     pub fn with_ephemeral(static_key: KeyPair, ephemeral: KeyPair, trust: TrustedRoot) -> Self {
         let mut state = new_state();
+        state.mix_hash(ephemeral.public.as_djb());
+        Self {
+            state,
+            static_key,
+            ephemeral,
+            trust,
+        }
+    }
+
+    /// The XXfallback continuation of an IK attempt made with `ephemeral`
+    /// (used by the tests of the responder's fallback path).
+    #[cfg(test)]
+    pub(crate) fn fallback_with_ephemeral(
+        static_key: KeyPair,
+        ephemeral: KeyPair,
+        trust: TrustedRoot,
+    ) -> Self {
+        let mut state = new_fallback_state();
         state.mix_hash(ephemeral.public.as_djb());
         Self {
             state,
@@ -249,8 +271,12 @@ impl ServerHandshake {
     /// Like [`read_client_hello`](Self::read_client_hello) with a given
     /// ephemeral key. Deterministic: for test vectors only.
     ///
-    /// Only XX is spoken: `static`/`payload` in the client hello (a Noise IK
-    /// attempt) are rejected with [`NoiseError::BadClientHello`].
+    /// A client hello that carries `static` (a Noise IK resume attempt, made
+    /// by whatsapp-rust for registered devices) is answered the way a server
+    /// that cannot complete IK answers: with an XX-shaped server hello under
+    /// `Noise_XXfallback_25519_AESGCM_SHA256`, reusing the client's ephemeral
+    /// (see [`ServerAwaitingFinish::is_fallback`]). The IK ciphertexts are
+    /// ignored. A `payload` without `static` is rejected.
     pub fn read_client_hello_with_ephemeral(
         self,
         message: &[u8],
@@ -261,10 +287,9 @@ impl ServerHandshake {
         let hello = msg
             .client_hello
             .ok_or(NoiseError::BadClientHello("no clientHello"))?;
-        if hello.r#static.is_some() || hello.payload.is_some() {
-            return Err(NoiseError::BadClientHello(
-                "static/payload present (Noise IK is not supported)",
-            ));
+        let fallback = hello.r#static.is_some();
+        if !fallback && hello.payload.is_some() {
+            return Err(NoiseError::BadClientHello("payload without static"));
         }
         let client_ephemeral = hello
             .ephemeral
@@ -273,7 +298,11 @@ impl ServerHandshake {
             .map(PublicKey::from_djb)
             .ok_or(NoiseError::BadClientHello("ephemeral is not 32 bytes"))?;
 
-        let mut state = new_state();
+        let mut state = if fallback {
+            new_fallback_state()
+        } else {
+            new_state()
+        };
         state.mix_hash(client_ephemeral.as_djb());
         state.mix_hash(ephemeral.public.as_djb());
         state.mix_key(&dh(&ephemeral.private, &client_ephemeral)?);
@@ -294,6 +323,7 @@ impl ServerHandshake {
             ephemeral,
             client_ephemeral,
             server_hello,
+            fallback,
         })
     }
 }
@@ -305,12 +335,14 @@ pub struct ServerAwaitingFinish {
     ephemeral: KeyPair,
     client_ephemeral: PublicKey,
     server_hello: Vec<u8>,
+    fallback: bool,
 }
 
 impl std::fmt::Debug for ServerAwaitingFinish {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerAwaitingFinish")
             .field("client_ephemeral", &self.client_ephemeral)
+            .field("fallback", &self.fallback)
             .finish_non_exhaustive()
     }
 }
@@ -324,6 +356,12 @@ impl ServerAwaitingFinish {
     /// The client's ephemeral key.
     pub fn client_ephemeral(&self) -> &PublicKey {
         &self.client_ephemeral
+    }
+
+    /// Whether the client attempted Noise IK and this handshake continues
+    /// as XXfallback (the rest of the flow is the same as XX).
+    pub fn is_fallback(&self) -> bool {
+        self.fallback
     }
 
     /// Processes the client's `HandshakeMessage{clientFinish}`: decrypts the
@@ -372,4 +410,76 @@ pub struct ServerFinished {
     pub transport: NoiseTransport,
     /// The final handshake hash `h`.
     pub handshake_hash: [u8; 32],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cert::CertChainBuilder;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn ik_attempt_is_answered_with_xxfallback() {
+        let mut rng = StdRng::seed_from_u64(77);
+        let root = KeyPair::generate(&mut rng);
+        let intermediate = KeyPair::generate(&mut rng);
+        let server_static = KeyPair::generate(&mut rng);
+        let client_static = KeyPair::generate(&mut rng);
+        let ephemeral = KeyPair::generate(&mut rng);
+        let chain = CertChainBuilder::new(0, 10).mint(
+            &root.private,
+            &intermediate,
+            &server_static.public,
+            &mut rng,
+        );
+        let trust = TrustedRoot::new(*root.public.as_djb());
+        // An IK client hello: ephemeral plus (here opaque) encrypted static
+        // and payload, as whatsapp-rust sends on reconnect.
+        let ik_hello = HandshakeMessage {
+            client_hello: Some(ClientHello {
+                ephemeral: Some(ephemeral.public.as_djb().to_vec()),
+                r#static: Some(vec![0xab; 48]),
+                payload: Some(vec![0xcd; 40]),
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let server = ServerHandshake::new(server_static.clone(), chain.clone())
+            .read_client_hello(&ik_hello, &mut rng)
+            .unwrap();
+        assert!(server.is_fallback());
+        let sent = HandshakeMessage::decode(server.server_hello()).unwrap();
+        assert!(
+            sent.server_hello.unwrap().r#static.is_some(),
+            "fallback hello carries static"
+        );
+
+        // A plain XX client cannot read it (different protocol name) ...
+        let xx = ClientHandshake::with_ephemeral(client_static.clone(), ephemeral.clone(), trust);
+        assert_eq!(
+            xx.read_server_hello(server.server_hello(), 5).unwrap_err(),
+            NoiseError::Decrypt
+        );
+        // ... the fallback continuation can, and the handshake completes.
+        let client =
+            ClientHandshake::fallback_with_ephemeral(client_static.clone(), ephemeral, trust)
+                .read_server_hello(server.server_hello(), 5)
+                .unwrap()
+                .finish(b"login payload")
+                .unwrap();
+        let done = server.read_client_finish(&client.message).unwrap();
+        assert_eq!(done.client_static, client_static.public);
+        assert_eq!(done.client_payload, b"login payload");
+        let (mut c, mut s) = (client.transport, done.transport);
+        assert_eq!(s.decrypt(&c.encrypt(b"x").unwrap()).unwrap(), b"x");
+        assert_eq!(c.decrypt(&s.encrypt(b"y").unwrap()).unwrap(), b"y");
+
+        // Without IK the responder stays on plain XX.
+        let plain = ClientHandshake::new(client_static, trust, &mut rng);
+        let server = ServerHandshake::new(server_static, chain)
+            .read_client_hello(&plain.client_hello(), &mut rng)
+            .unwrap();
+        assert!(!server.is_fallback());
+    }
 }

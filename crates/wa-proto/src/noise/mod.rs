@@ -100,6 +100,10 @@ pub use transport::{NoiseTransport, TAG_LEN, TransportCipher};
 /// initial `h` and `ck`.
 pub const NOISE_XX_PROTOCOL_NAME: &[u8; 32] = b"Noise_XX_25519_AESGCM_SHA256\0\0\0\0";
 
+/// The XXfallback protocol name (36 bytes, so `h = SHA-256(name)`), used
+/// when a client's Noise IK attempt is answered with a full server hello.
+pub const NOISE_XXFALLBACK_PROTOCOL_NAME: &[u8] = b"Noise_XXfallback_25519_AESGCM_SHA256";
+
 /// Errors of the handshake and the transport.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
