@@ -6,6 +6,8 @@ use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::sync::OnceLock;
+use zeroize::Zeroize;
 
 use crate::error::SignalError;
 
@@ -20,9 +22,25 @@ pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// HMAC keyed with 32 zero bytes (the HKDF salt used by every Signal KDF
+/// but the root-key step), with its pads precomputed once.
+fn zero_key_hmac() -> &'static HmacSha256 {
+    static ZERO: OnceLock<HmacSha256> = OnceLock::new();
+    ZERO.get_or_init(|| {
+        HmacSha256::new_from_slice(&[0u8; 32]).expect("HMAC accepts any key length")
+    })
+}
+
 /// HKDF-SHA256 with the given salt (None = 32 zero bytes, which HKDF treats alike).
 pub(crate) fn hkdf_sha256<const N: usize>(salt: Option<&[u8]>, ikm: &[u8], info: &[u8]) -> [u8; N] {
-    let hk = Hkdf::<Sha256>::new(salt, ikm);
+    let mut extract = match salt {
+        None => zero_key_hmac().clone(),
+        Some(s) => HmacSha256::new_from_slice(s).expect("HMAC accepts any key length"),
+    };
+    extract.update(ikm);
+    let mut prk: [u8; 32] = extract.finalize().into_bytes().into();
+    let hk = Hkdf::<Sha256>::from_prk(&prk).expect("PRK has the hash length");
+    prk.zeroize();
     let mut out = [0u8; N];
     hk.expand(info, &mut out)
         .expect("output length is within HKDF limits");

@@ -153,8 +153,8 @@ impl SenderKeyRecord {
             .signing_private
             .as_ref()
             .ok_or(SignalError::NotOwnSenderKey)?;
-        let next = s.chain.next()?;
-        let keys = SenderMessageKeys::derive(&s.chain.seed());
+        let (seed, next) = s.chain.step()?;
+        let keys = SenderMessageKeys::derive(&seed);
         let body = aes_cbc_encrypt(&keys.cipher_key, &keys.iv, plaintext);
         let msg = SenderKeyMessage::new(s.key_id, s.chain.index, body, signing);
         s.chain = next;

@@ -2,7 +2,9 @@
 
 use zeroize::Zeroize;
 
-use crate::crypto::{hkdf_sha256, hmac_sha256};
+use hmac::Mac;
+
+use crate::crypto::{HmacSha256, hkdf_sha256};
 use crate::error::SignalError;
 
 const MESSAGE_KEY_SEED: u8 = 0x01;
@@ -30,20 +32,32 @@ impl ChainKey {
     }
 
     /// The message-key seed for this index: HMAC(CK, 0x01).
+    #[cfg(test)]
     pub fn seed(&self) -> [u8; 32] {
-        hmac_sha256(&self.key, &[&[MESSAGE_KEY_SEED]])
+        crate::crypto::hmac_sha256(&self.key, &[&[MESSAGE_KEY_SEED]])
     }
 
     /// The next chain key: HMAC(CK, 0x02), index + 1.
+    #[cfg(test)]
     pub fn next(&self) -> Result<ChainKey, SignalError> {
+        Ok(self.step()?.1)
+    }
+
+    /// The message-key seed for this index and the next chain key, with
+    /// one HMAC key setup.
+    pub fn step(&self) -> Result<([u8; 32], ChainKey), SignalError> {
         let index = self
             .index
             .checked_add(1)
             .ok_or(SignalError::ChainExhausted)?;
-        Ok(ChainKey {
-            key: hmac_sha256(&self.key, &[&[CHAIN_KEY_SEED]]),
-            index,
-        })
+        let keyed = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts any key length");
+        let mut m = keyed.clone();
+        m.update(&[MESSAGE_KEY_SEED]);
+        let seed: [u8; 32] = m.finalize().into_bytes().into();
+        let mut m = keyed;
+        m.update(&[CHAIN_KEY_SEED]);
+        let key: [u8; 32] = m.finalize().into_bytes().into();
+        Ok((seed, ChainKey { key, index }))
     }
 
     /// Steps the chain to `target` (>= self.index, at most `max_jump` ahead).
@@ -62,13 +76,11 @@ impl ChainKey {
             });
         }
         let mut skipped = Vec::with_capacity((target - self.index) as usize);
-        let mut ck = self.clone();
-        while ck.index < target {
-            skipped.push((ck.index, ck.seed()));
-            ck = ck.next()?;
+        let (mut seed, mut next) = self.step()?;
+        while next.index <= target {
+            skipped.push((next.index - 1, seed));
+            (seed, next) = next.step()?;
         }
-        let seed = ck.seed();
-        let next = ck.next()?;
         Ok((skipped, seed, next))
     }
 }
@@ -159,4 +171,38 @@ pub(crate) fn kdf_x3dh(agreements: &[[u8; 32]]) -> ([u8; 32], [u8; 32]) {
     ck.copy_from_slice(&okm[32..]);
     okm.zeroize();
     (rk, ck)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_matches_seed_and_next() {
+        let ck = ChainKey::new([7u8; 32], 5);
+        let (seed, next) = ck.step().unwrap();
+        assert_eq!(seed, ck.seed());
+        assert!(next == ck.next().unwrap());
+        assert_eq!(next.index, 6);
+        let (skipped, s3, n3) = ck.advance_to(8, 10).unwrap();
+        assert_eq!(
+            skipped.iter().map(|s| s.0).collect::<Vec<_>>(),
+            vec![5, 6, 7]
+        );
+        assert_eq!(skipped[0].1, seed);
+        assert_eq!(skipped[1].1, next.seed());
+        assert_eq!(n3.index, 9);
+        assert_eq!(s3, next.next().unwrap().next().unwrap().seed());
+        assert!(matches!(
+            ck.advance_to(16, 10),
+            Err(SignalError::TooFarInFuture {
+                counter: 16,
+                chain_index: 5
+            })
+        ));
+        assert!(matches!(
+            ChainKey::new([0; 32], u32::MAX).step(),
+            Err(SignalError::ChainExhausted)
+        ));
+    }
 }

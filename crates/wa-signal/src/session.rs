@@ -362,8 +362,8 @@ pub fn encrypt(
     plaintext: &[u8],
 ) -> Result<CiphertextMessage, SignalError> {
     let state = record.current.as_mut().ok_or(SignalError::NoSession)?;
-    let next = state.sender_chain.next()?;
-    let keys = MessageKeys::derive(&state.sender_chain.seed());
+    let (seed, next) = state.sender_chain.step()?;
+    let keys = MessageKeys::derive(&seed);
     let body = aes_cbc_encrypt(&keys.cipher_key, &keys.iv, plaintext);
     let msg = SignalMessage::new(
         &keys.mac_key,
