@@ -83,7 +83,7 @@ fn check_path(req: &Request, resp: Response) -> Result<Response, ErrorResponse> 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConnError {
     #[error("websocket: {0}")]
-    Ws(#[from] tokio_tungstenite::tungstenite::Error),
+    Ws(#[from] Box<tokio_tungstenite::tungstenite::Error>),
     #[error("frame: {0}")]
     Frame(#[from] wa_proto::frame::FrameError),
     #[error("noise: {0}")]
@@ -96,6 +96,12 @@ pub(crate) enum ConnError {
     Timeout(&'static str),
     #[error("peer closed during {0}")]
     Closed(&'static str),
+}
+
+impl From<tokio_tungstenite::tungstenite::Error> for ConnError {
+    fn from(e: tokio_tungstenite::tungstenite::Error) -> Self {
+        ConnError::Ws(Box::new(e))
+    }
 }
 
 /// Reads raw frames from the socket.

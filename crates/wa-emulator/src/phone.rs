@@ -636,8 +636,8 @@ fn inbox_entry(
             direct_path: m.direct_path.as_deref(),
             url: m.url.as_deref(),
         })
-    } else if let Some(m) = &msg.sticker_message {
-        Some(MediaRef {
+    } else {
+        msg.sticker_message.as_ref().map(|m| MediaRef {
             kind: "sticker",
             media_type: M::Sticker,
             mimetype: m.mimetype.as_deref(),
@@ -649,8 +649,6 @@ fn inbox_entry(
             direct_path: m.direct_path.as_deref(),
             url: m.url.as_deref(),
         })
-    } else {
-        None
     };
     if let Some(m) = media {
         entry.kind = m.kind.into();
