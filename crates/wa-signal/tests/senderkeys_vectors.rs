@@ -140,3 +140,35 @@ fn unknown_key_id_and_receiver_cannot_encrypt() {
     let mut r = receiver_with(&g["skdm"]);
     assert_eq!(r.encrypt(b"x").unwrap_err(), SignalError::NotOwnSenderKey);
 }
+
+#[test]
+fn group_forward_jump_limit_and_duplicate_skdm() {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let signing = KeyPair::generate(&mut rng);
+    let ck = [9u8; 32];
+    // The receiver knows the chain at iteration 0; the sender is at 2001.
+    let at_zero = SenderKeyRecord::from_own_key(77, 0, ck, signing.clone());
+    let mut ahead = SenderKeyRecord::from_own_key(77, 2001, ck, signing);
+    let mut r = SenderKeyRecord::new();
+    r.process_distribution_message(&at_zero.distribution_message().unwrap());
+    let before = r.to_bytes();
+    let err = r.decrypt(&ahead.encrypt(b"x").unwrap()).unwrap_err();
+    assert_eq!(
+        err,
+        SignalError::TooFarInFuture {
+            counter: 2001,
+            chain_index: 0
+        }
+    );
+    assert_eq!(r.to_bytes(), before);
+    // A re-sent SKDM with the same key id and signing key does not rewind the chain.
+    let mut own = at_zero.clone();
+    let m0 = own.encrypt(b"m0").unwrap();
+    assert_eq!(r.decrypt(&m0).unwrap(), b"m0");
+    r.process_distribution_message(&at_zero.distribution_message().unwrap());
+    assert!(matches!(
+        r.decrypt(&m0),
+        Err(SignalError::DuplicateMessage { counter: 0, .. })
+    ));
+}
