@@ -122,6 +122,78 @@ proptest! {
     }
 }
 
+/// Decodes `data` pushed in pieces of `step` bytes: frames until the first error.
+fn decode_in_steps(
+    data: &[u8],
+    server: bool,
+    max: usize,
+    step: usize,
+) -> (Vec<Vec<u8>>, Option<FrameError>) {
+    let mut dec = if server {
+        FrameDecoder::server()
+    } else {
+        FrameDecoder::new()
+    }
+    .max_frame_size(max);
+    let mut frames = Vec::new();
+    for chunk in data.chunks(step.max(1)) {
+        dec.push(chunk);
+        loop {
+            match dec.next_frame() {
+                Ok(Some(f)) => frames.push(f),
+                Ok(None) => break,
+                Err(e) => return (frames, Some(e)),
+            }
+        }
+    }
+    (frames, None)
+}
+
+proptest! {
+    /// The invariants the `frame_decode` fuzz target asserts: the split does
+    /// not change the frames or the kind of error, and frames re-encode to
+    /// the bytes they came from.
+    #[test]
+    fn split_does_not_change_the_result(
+        data in prop::collection::vec(any::<u8>(), 0..1500),
+        server in any::<bool>(),
+        max in prop::option::of(0usize..400),
+        step in 1usize..40,
+    ) {
+        let max = max.unwrap_or(wa_proto::frame::MAX_FRAME_SIZE);
+        let whole = decode_in_steps(&data, server, max, data.len());
+        let split = decode_in_steps(&data, server, max, step);
+        prop_assert_eq!(&whole.0, &split.0);
+        prop_assert_eq!(
+            whole.1.as_ref().map(std::mem::discriminant),
+            split.1.as_ref().map(std::mem::discriminant)
+        );
+        if !server && whole.1.is_none() {
+            let mut re = Vec::new();
+            for f in &whole.0 {
+                re.extend(wa_proto::frame::encode_frame(f).unwrap());
+            }
+            prop_assert_eq!(&data[..re.len()], &re[..]);
+        }
+    }
+
+    /// Valid intro-prefixed streams (biased inputs) under arbitrary splits.
+    #[test]
+    fn intro_prefixed_garbage_split_invariant(
+        routing in prop::option::of(prop::collection::vec(any::<u8>(), 0..20)),
+        rest in prop::collection::vec(any::<u8>(), 0..300),
+        step in 1usize..10,
+    ) {
+        let intro = ClientIntro { dict_version: 3, routing_info: routing };
+        let mut data = intro.to_bytes().unwrap();
+        data.extend_from_slice(&rest);
+        let whole = decode_in_steps(&data, true, 100, data.len());
+        let split = decode_in_steps(&data, true, 100, step);
+        prop_assert_eq!(&whole.0, &split.0);
+        prop_assert_eq!(whole.1, split.1);
+    }
+}
+
 #[test]
 fn random_input_smoke() {
     let mut rng = StdRng::seed_from_u64(0x5eed);
