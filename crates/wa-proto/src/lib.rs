@@ -4,6 +4,10 @@
 //! files or clocks: time and randomness are parameters. It holds
 //!
 //! - [`proto`]: the protobuf messages we use, generated from `proto/` with prost.
+//! - [`frame`], [`noise`], [`cert`]: the socket layer under the binary nodes: 3-byte
+//!   length framing with the `WA 06 03` intro, the Noise XX handshake (client and
+//!   server state machines, see [`noise`] for how each side drives it), the
+//!   transport ciphers, and the server certificate chain (verify and mint).
 //!
 //! Higher layers (`wa-client`, `wa-emulator`) drive these pieces from their
 //! own IO tasks.
