@@ -484,3 +484,13 @@ fn signature_and_structure_checks() {
         }
     );
 }
+
+#[test]
+fn transport_state_is_small() {
+    // Per-connection memory matters (design target: < 100 KB per idle
+    // session, 10,000 sessions per process): both directions together stay
+    // within a few KiB.
+    let size = size_of::<wa_proto::noise::NoiseTransport>();
+    println!("size_of::<NoiseTransport>() = {size}");
+    assert!(size <= 4096, "NoiseTransport is {size} bytes");
+}
