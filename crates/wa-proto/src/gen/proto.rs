@@ -908,7 +908,7 @@ pub mod device_props {
         }
     }
 }
-/// Optional <client-props> child of <pair-success>.
+/// Optional `client-props` child of `pair-success`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ClientPairingProps {
     #[prost(bool, optional, tag = "1")]
