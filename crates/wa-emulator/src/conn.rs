@@ -504,6 +504,9 @@ impl Conn {
 
     async fn stanza_loop(&mut self) -> Result<(), ConnError> {
         let mut shutdown = self.inner.shutdown.subscribe();
+        if *shutdown.borrow_and_update() {
+            return Ok(());
+        }
         let registration_deadline = tokio::time::Instant::now() + REGISTRATION_LIFETIME;
         loop {
             let deadline = match (&self.session, &self.pending_pair) {

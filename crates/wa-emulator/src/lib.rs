@@ -245,6 +245,17 @@ impl Emulator {
                 tracing::error!(error = %e, "media HTTPS server stopped");
             }
         })));
+        if inner.store.is_persistent() {
+            let flush_inner = inner.clone();
+            tasks.push(AbortOnDrop(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+                loop {
+                    tick.tick().await;
+                    let i = flush_inner.clone();
+                    let _ = tokio::task::spawn_blocking(move || i.store.flush_if_dirty()).await;
+                }
+            })));
+        }
         let ws_inner = inner.clone();
         tasks.push(AbortOnDrop(tokio::spawn(async move {
             conn::accept_loop(ws_inner, ws).await;
@@ -258,7 +269,7 @@ impl Emulator {
 
     /// Stops every listener and closes every connection.
     pub async fn shutdown(self) {
-        let _ = self.inner.shutdown.send(true);
+        self.inner.shutdown.send_replace(true);
         drop(self);
         tokio::task::yield_now().await;
     }
@@ -331,7 +342,8 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = self.inner.shutdown.send(true);
+        self.inner.shutdown.send_replace(true);
+        self.inner.store.flush_if_dirty();
     }
 }
 

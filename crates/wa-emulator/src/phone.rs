@@ -59,7 +59,14 @@ pub(crate) struct PhoneState {
     /// Decrypted received messages, oldest first.
     #[serde(default)]
     pub(crate) inbox: Vec<InboxMessage>,
+    /// Recently sent messages (id -> recipient phone, serialized `Message`, stanza type), kept
+    /// to answer retry receipts.
+    #[serde(default)]
+    pub(crate) sent: BTreeMap<String, (String, Vec<u8>, String)>,
 }
+
+/// How many sent messages a phone remembers for retries.
+const SENT_MEMORY: usize = 200;
 
 impl PhoneState {
     /// A fresh phone: identity, signed prekey 1 and a batch of one-time prekeys.
@@ -80,6 +87,7 @@ impl PhoneState {
             unserved: BTreeSet::new(),
             sessions: BTreeMap::new(),
             inbox: Vec::new(),
+            sent: BTreeMap::new(),
         };
         st.top_up_prekeys(rng);
         st
@@ -289,8 +297,20 @@ fn send_message(
         );
     }
     st.message_origin.insert(id.clone(), (from.to_owned(), 0));
+    {
+        let sent = &mut st.account_mut(from)?.phone_state.sent;
+        sent.insert(
+            id.clone(),
+            (to.to_owned(), plain.clone(), stanza_type.to_owned()),
+        );
+        while sent.len() > SENT_MEMORY {
+            sent.pop_first();
+        }
+    }
     for (phone, device, pt) in targets {
-        let mut enc = match encrypt_for(st, from, &phone, device, pt) {
+        let enc = encrypt_for(st, from, &phone, device, pt);
+        crate::route::low_prekey_notice(inner, st, &phone, device);
+        let mut enc = match enc {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(error = %e, "phone could not encrypt for a device; skipped");
@@ -420,8 +440,12 @@ pub(crate) fn first_login_pushes(inner: &Inner, phone: &str, device: u32) {
 /// The simulated phone `phone` receives `node` (a `<message>`, `<receipt>` or `<notification>`
 /// addressed to its device 0).
 pub(crate) fn receive(inner: &Inner, st: &mut State, phone: &str, node: &Node) {
+    if node.tag == "receipt" && node.attr_str("type") == Some("retry") {
+        resend_on_retry(inner, st, phone, node);
+        return;
+    }
     if node.tag != "message" {
-        return; // receipts and notifications need no action from the phone
+        return; // other receipts and notifications need no action from the phone
     }
     let Some(from) = node.attr_jid("from") else {
         return;
@@ -474,6 +498,67 @@ pub(crate) fn receive(inner: &Inner, st: &mut State, phone: &str, node: &Node) {
         receipt
     };
     crate::route::deliver(inner, st, &sender_phone, sender_device, receipt);
+}
+
+/// A device could not decrypt a message this phone sent: start a fresh session with it and
+/// send the message again to that device only (`<enc count=N>`).
+fn resend_on_retry(inner: &Inner, st: &mut State, phone: &str, receipt: &Node) {
+    let Some(from) = receipt.attr_jid("from") else {
+        return;
+    };
+    let Some(requester) = crate::iq::resolve(st, &from.to_non_ad()) else {
+        return;
+    };
+    let device = u32::from(from.device);
+    let id = receipt.attr_str("id").unwrap_or("").to_owned();
+    let Some((to, plain, stanza_type)) = st
+        .account(phone)
+        .ok()
+        .and_then(|a| a.phone_state.sent.get(&id).cloned())
+    else {
+        return;
+    };
+    let count = receipt
+        .get_child("retry")
+        .and_then(|r| r.attr_str("count"))
+        .unwrap_or("1")
+        .to_owned();
+    let plaintext = if requester == phone {
+        let Ok(original) = proto::Message::decode(plain.as_slice()) else {
+            return;
+        };
+        proto::Message {
+            device_sent_message: Some(Box::new(proto::DeviceSentMessage {
+                destination_jid: Some(format!("{to}@s.whatsapp.net")),
+                message: Some(Box::new(original)),
+                phash: None,
+            })),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    } else {
+        plain
+    };
+    if let Ok(acc) = st.account_mut(phone) {
+        acc.phone_state
+            .sessions
+            .remove(&session_key(&requester, device));
+    }
+    match encrypt_for(st, phone, &requester, device, plaintext) {
+        Ok(enc) => {
+            let mut node = Node::new("message")
+                .attr("from", Jid::pn(phone.to_owned()))
+                .attr("id", id)
+                .attr("type", stanza_type)
+                .attr("t", now_secs().to_string())
+                .child(enc.attr("count", count));
+            if requester == phone {
+                node.set_attr("recipient", Jid::pn(to));
+            }
+            crate::route::deliver(inner, st, &requester, device, node);
+        }
+        Err(e) => tracing::warn!(error = %e, "phone could not answer a retry receipt"),
+    }
 }
 
 fn decrypt(
@@ -710,7 +795,10 @@ impl Phone {
         let mut st = self.inner.store.lock();
         st.account(&self.phone)?;
         st.account(&to)?;
-        send_message(&self.inner, &mut st, &self.phone, &to, &msg, "text", None)
+        let id = send_message(&self.inner, &mut st, &self.phone, &to, &msg, "text", None)?;
+        drop(st);
+        self.inner.store.mark_dirty();
+        Ok(id)
     }
 
     /// Links the companion that shows this QR: pair-success, pair-device-sign check, 515.

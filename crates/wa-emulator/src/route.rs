@@ -147,6 +147,7 @@ pub(crate) async fn client_message(conn: &mut Conn, node: Node) -> Result<Flow, 
             delivered += 1;
         }
     }
+    conn.inner.store.mark_dirty();
     let mut ack = Node::new("ack")
         .attr("class", "message")
         .attr("id", id)
@@ -196,6 +197,7 @@ pub(crate) async fn client_receipt(conn: &mut Conn, node: Node) -> Result<Flow, 
             deliver(&conn.inner, &mut st, &o_phone, o_device, out);
         }
     }
+    conn.inner.store.mark_dirty();
     let mut ack = Node::new("ack")
         .attr("class", "receipt")
         .attr("id", id)
@@ -252,5 +254,33 @@ pub(crate) fn notify_device_change(inner: &Inner, phone: &str, device: u32, adde
             .attr("t", t.clone())
             .child(change.clone());
         deliver(inner, &mut st, phone, other, n);
+    }
+}
+
+/// Below this many one-time prekeys a device is told to upload more.
+const LOW_PREKEYS: usize = 5;
+
+/// After a bundle fetch: tells companion `(phone, device)` when its one-time prekeys run low
+/// (`<notification type="encrypt"><count value=N/></notification>`).
+pub(crate) fn low_prekey_notice(inner: &Inner, st: &mut State, phone: &str, device: u32) {
+    if device == 0 {
+        return;
+    }
+    let Some(left) = st
+        .accounts
+        .get(phone)
+        .and_then(|a| a.devices.get(&device))
+        .map(|d| d.prekeys.len())
+    else {
+        return;
+    };
+    if left < LOW_PREKEYS {
+        let n = Node::new("notification")
+            .attr("from", Jid::server())
+            .attr("type", "encrypt")
+            .attr("id", new_id())
+            .attr("t", now_secs().to_string())
+            .child(Node::new("count").attr("value", left.to_string()));
+        deliver(inner, st, phone, device, n);
     }
 }

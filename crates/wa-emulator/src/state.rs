@@ -195,6 +195,8 @@ pub(crate) struct Store {
     dir: Option<PathBuf>,
     /// Serialises snapshot writers so that an older snapshot never overwrites a newer one.
     write_lock: Mutex<()>,
+    /// Set when something changed that is not yet on disk (message traffic is written lazily).
+    dirty: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -235,6 +237,7 @@ impl Store {
             state: Mutex::new(state),
             dir: dir.map(Path::to_path_buf),
             write_lock: Mutex::new(()),
+            dirty: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -243,9 +246,30 @@ impl Store {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes the snapshot if persistence is on. Errors are logged, not fatal.
+    /// Whether a state directory is configured.
+    pub(crate) fn is_persistent(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    /// Notes a change that the periodic flush will write (message traffic, sessions).
+    pub(crate) fn mark_dirty(&self) {
+        if self.dir.is_some() {
+            self.dirty.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// Writes the snapshot if anything changed since the last write.
+    pub(crate) fn flush_if_dirty(&self) {
+        if self.dirty.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            self.persist();
+        }
+    }
+
+    /// Writes the snapshot now if persistence is on. Errors are logged, not fatal.
     pub(crate) fn persist(&self) {
         let Some(dir) = &self.dir else { return };
+        self.dirty
+            .store(false, std::sync::atomic::Ordering::Release);
         let _w = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let snap = {
             let st = self.lock();

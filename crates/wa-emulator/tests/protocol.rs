@@ -21,6 +21,10 @@ async fn setup() -> Emulator {
 
 /// Pairs a new companion to account A and logs it in (prekeys uploaded, active).
 async fn paired_companion(emu: &Emulator) -> (Companion, Link) {
+    paired_companion_with(emu, 20).await
+}
+
+async fn paired_companion_with(emu: &Emulator, prekeys: u32) -> (Companion, Link) {
     let mut c = Companion::new(&emu.ws_url(), emu.root_public_key());
     let (mut reg, qr, nrefs) = c.start_registration().await;
     assert_eq!(nrefs, 6);
@@ -31,7 +35,7 @@ async fn paired_companion(emu: &Emulator) -> (Companion, Link) {
     assert_eq!(device_jid, format!("{A}:{}@s.whatsapp.net", jid.device));
     assert_eq!(jid.user, A);
     let mut link = c.login().await.expect("login succeeds");
-    let active = c.upload_prekeys_and_activate(&mut link, 20).await;
+    let active = c.upload_prekeys_and_activate(&mut link, prekeys).await;
     assert_eq!(active.attr_str("type"), Some("result"));
     (c, link)
 }
@@ -545,4 +549,57 @@ fn https_client(pem: &str) -> reqwest::Client {
         .use_preconfigured_tls(cfg)
         .build()
         .unwrap()
+}
+
+#[tokio::test]
+async fn retry_receipt_makes_the_phone_resend_and_low_prekeys_are_announced() {
+    let emu = setup().await;
+    let (mut c, mut link) = paired_companion_with(&emu, 5).await;
+    let id = emu.phone(B).send_text(A, "first try").await.unwrap();
+    let msg = link
+        .recv_until("message", |n| {
+            n.tag == "message" && n.attr_str("id") == Some(id.as_str())
+        })
+        .await;
+    assert_eq!(
+        msg.get_child("enc").unwrap().attr_str("type"),
+        Some("pkmsg")
+    );
+    // One of the 5 prekeys was handed out: the server asks for more.
+    let low = link
+        .recv_until("encrypt notification", |n| {
+            n.tag == "notification" && n.attr_str("type") == Some("encrypt")
+        })
+        .await;
+    assert_eq!(
+        low.get_child("count").and_then(|c| c.attr_str("value")),
+        Some("4")
+    );
+    assert_eq!(low.attr_jid("from"), Some(Jid::server()));
+
+    // Pretend decryption failed: a retry receipt makes the phone start over and resend.
+    link.send(
+        &Node::new("receipt")
+            .attr("id", id.clone())
+            .attr("to", Jid::pn(B))
+            .attr("type", "retry")
+            .child(
+                Node::new("retry")
+                    .attr("count", "1")
+                    .attr("id", id.clone())
+                    .attr("v", "1"),
+            ),
+    )
+    .await;
+    let again = link
+        .recv_until("resent message", |n| {
+            n.tag == "message" && n.attr_str("id") == Some(id.as_str())
+        })
+        .await;
+    let enc = again.get_child("enc").unwrap();
+    assert_eq!(enc.attr_str("count"), Some("1"));
+    assert_eq!(enc.attr_str("type"), Some("pkmsg"));
+    c.sessions.remove(&format!("{B}:0"));
+    let m = c.decrypt(&format!("{B}:0"), enc);
+    assert_eq!(text(&m), Some("first try"));
 }
