@@ -419,8 +419,8 @@ impl Driver {
                 None
             }
             "success" => self.handle_success(conn, &node),
-            "failure" => Some(classify_failure(&node)),
-            "stream:error" => Some(classify_stream_error(&node)),
+            "failure" => Some(crate::stanza::classify_failure(&node).into()),
+            "stream:error" => Some(crate::stanza::classify_stream_error(&node).into()),
             "xmlstreamend" => Some(End::Retry("server ended the stream".into())),
             "ib" => self.handle_ib(conn, &node).await,
             "message" | "receipt" | "notification" | "call" => {
@@ -488,14 +488,7 @@ impl Driver {
             tracing::warn!("pair-device for an already paired device ignored");
             return None;
         }
-        let refs: Vec<String> = node
-            .get_child("pair-device")
-            .map(|p| {
-                p.children_by_tag("ref")
-                    .filter_map(|r| r.text_content().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let refs = crate::stanza::pair_device_refs(node);
         if refs.is_empty() {
             return Some(End::Retry("pair-device without refs".into()));
         }
@@ -705,32 +698,14 @@ async fn post_login(client: Client, generation: u64) {
     let _ = client.command(Command::LoginDone { generation, result });
 }
 
-/// `<stream:error>` -> what to do (protocol-transport.md §7.6).
-pub(crate) fn classify_stream_error(node: &Node) -> End {
-    let code = node.attr_u64("code");
-    let conflict = node
-        .get_child("conflict")
-        .and_then(|c| c.attr_str("type").map(str::to_owned));
-    match (code, conflict.as_deref()) {
-        (_, Some("replaced")) | (Some(440), _) => {
-            End::Halt("replaced by another connection".into())
+impl From<crate::stanza::Disposition> for End {
+    fn from(d: crate::stanza::Disposition) -> End {
+        use crate::stanza::Disposition;
+        match d {
+            Disposition::Restart => End::Restart,
+            Disposition::Retry(r) => End::Retry(r),
+            Disposition::LoggedOut(r) => End::LoggedOut(r),
+            Disposition::Stop(r) => End::Halt(r),
         }
-        (_, Some("device_removed")) | (Some(401), _) => End::LoggedOut("device removed".into()),
-        (Some(515), _) => End::Restart,
-        (Some(516), _) => End::LoggedOut("device removed (516)".into()),
-        (Some(409), _) => End::Halt("conflict (409)".into()),
-        (Some(c), _) => End::Retry(format!("stream error {c}")),
-        (None, _) => End::Retry("stream error".into()),
-    }
-}
-
-/// `<failure reason=…>` -> what to do (protocol-transport.md §7.7).
-pub(crate) fn classify_failure(node: &Node) -> End {
-    match node.attr_u64("reason") {
-        Some(r @ (401 | 403 | 406)) => End::LoggedOut(format!("failure {r}")),
-        Some(r @ (500 | 503)) => End::Retry(format!("failure {r}")),
-        Some(405) => End::Halt("client outdated (failure 405)".into()),
-        Some(r) => End::Halt(format!("failure {r}")),
-        None => End::Retry("failure".into()),
     }
 }

@@ -31,6 +31,7 @@ mod payload;
 mod prekeys;
 pub mod qr;
 mod socket;
+pub mod stanza;
 pub mod store;
 pub mod transport;
 

@@ -82,7 +82,7 @@ impl Conn {
     pub(crate) async fn close(&mut self) {
         match self {
             Conn::Ws(ws) => {
-                let _ = ws.close(None).await;
+                let _ = SinkExt::close(ws.as_mut()).await;
             }
             Conn::Memory(m) => m.rx.close(),
         }
