@@ -24,8 +24,12 @@ pub fn classify_stream_error(node: &Node) -> Disposition {
     let code = node.attr_u64("code");
     let conflict = node.get_child("conflict").and_then(|c| c.attr_text("type"));
     match (code, conflict.as_deref()) {
-        (_, Some("replaced")) | (Some(440), _) => Disposition::Stop("replaced by another connection".into()),
-        (_, Some("device_removed")) | (Some(401), _) => Disposition::LoggedOut("device removed".into()),
+        (_, Some("replaced")) | (Some(440), _) => {
+            Disposition::Stop("replaced by another connection".into())
+        }
+        (_, Some("device_removed")) | (Some(401), _) => {
+            Disposition::LoggedOut("device removed".into())
+        }
         (Some(515), _) => Disposition::Restart,
         (Some(516), _) => Disposition::LoggedOut("device removed (516)".into()),
         (Some(409), _) => Disposition::Stop("conflict (409)".into()),
@@ -49,7 +53,11 @@ pub fn classify_failure(node: &Node) -> Disposition {
 /// The `<ref>` texts of an `<iq><pair-device>` (refs that are not text are skipped).
 pub fn pair_device_refs(iq: &Node) -> Vec<String> {
     iq.get_child("pair-device")
-        .map(|p| p.children_by_tag("ref").filter_map(|r| r.text_content().map(str::to_owned)).collect())
+        .map(|p| {
+            p.children_by_tag("ref")
+                .filter_map(|r| r.text_content().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -76,15 +84,34 @@ mod tests {
     fn verdicts() {
         let se = |code: &'static str| Node::new("stream:error").attr("code", code);
         assert_eq!(classify_stream_error(&se("515")), Disposition::Restart);
-        assert!(matches!(classify_stream_error(&se("503")), Disposition::Retry(_)));
-        assert!(matches!(classify_stream_error(&se("401")), Disposition::LoggedOut(_)));
-        assert!(matches!(classify_stream_error(&se("440")), Disposition::Stop(_)));
-        let replaced = Node::new("stream:error").child(Node::new("conflict").attr("type", "replaced"));
-        assert!(matches!(classify_stream_error(&replaced), Disposition::Stop(_)));
+        assert!(matches!(
+            classify_stream_error(&se("503")),
+            Disposition::Retry(_)
+        ));
+        assert!(matches!(
+            classify_stream_error(&se("401")),
+            Disposition::LoggedOut(_)
+        ));
+        assert!(matches!(
+            classify_stream_error(&se("440")),
+            Disposition::Stop(_)
+        ));
+        let replaced =
+            Node::new("stream:error").child(Node::new("conflict").attr("type", "replaced"));
+        assert!(matches!(
+            classify_stream_error(&replaced),
+            Disposition::Stop(_)
+        ));
         let removed = se("401").child(Node::new("conflict").attr("type", "device_removed"));
-        assert!(matches!(classify_stream_error(&removed), Disposition::LoggedOut(_)));
+        assert!(matches!(
+            classify_stream_error(&removed),
+            Disposition::LoggedOut(_)
+        ));
         let f = |r: &'static str| Node::new("failure").attr("reason", r);
-        assert!(matches!(classify_failure(&f("401")), Disposition::LoggedOut(_)));
+        assert!(matches!(
+            classify_failure(&f("401")),
+            Disposition::LoggedOut(_)
+        ));
         assert!(matches!(classify_failure(&f("503")), Disposition::Retry(_)));
         assert!(matches!(classify_failure(&f("405")), Disposition::Stop(_)));
     }
