@@ -110,9 +110,25 @@ async fn scan(State(inner): State<AppState>, Path(phone): Path<String>, body: By
 }
 
 #[derive(Deserialize)]
+struct ImageReq {
+    base64: String,
+    #[serde(default = "default_mimetype")]
+    mimetype: String,
+}
+
+fn default_mimetype() -> String {
+    "image/jpeg".to_owned()
+}
+
+#[derive(Deserialize)]
 struct SendReq {
     to: String,
-    text: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    image: Option<ImageReq>,
+    #[serde(default)]
+    caption: Option<String>,
 }
 
 async fn send(State(inner): State<AppState>, Path(phone): Path<String>, body: Bytes) -> Response {
@@ -120,7 +136,26 @@ async fn send(State(inner): State<AppState>, Path(phone): Path<String>, body: By
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    match phone_of(&inner, &phone).send_text(&req.to, &req.text).await {
+    let phone = phone_of(&inner, &phone);
+    let sent = match (&req.image, &req.text) {
+        (Some(img), _) => {
+            let bytes = match base64::engine::general_purpose::STANDARD.decode(&img.base64) {
+                Ok(b) => b,
+                Err(e) => {
+                    return EmulatorError::InvalidRequest(format!("image.base64: {e}"))
+                        .into_response();
+                }
+            };
+            phone
+                .send_image(&req.to, &bytes, &img.mimetype, req.caption.as_deref())
+                .await
+        }
+        (None, Some(text)) => phone.send_text(&req.to, text).await,
+        (None, None) => Err(EmulatorError::InvalidRequest(
+            "either \"text\" or \"image\" is required".to_owned(),
+        )),
+    };
+    match sent {
         Ok(id) => axum::Json(serde_json::json!({ "id": id })).into_response(),
         Err(e) => e.into_response(),
     }

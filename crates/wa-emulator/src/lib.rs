@@ -157,6 +157,47 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The Noise root and server static keys: fresh in memory, or kept in `<state_dir>/keys.json`
+/// so that clients configured with the root key keep working across restarts.
+fn load_or_make_keys(dir: Option<&std::path::Path>) -> Result<(KeyPair, KeyPair), EmulatorError> {
+    #[derive(Serialize, Deserialize)]
+    struct Keys {
+        root_private: String,
+        server_static_private: String,
+    }
+    let make = || (KeyPair::generate(&mut OsRng), KeyPair::generate(&mut OsRng));
+    let Some(dir) = dir else { return Ok(make()) };
+    let path = dir.join("keys.json");
+    let perr =
+        |e: &dyn std::fmt::Display| EmulatorError::Persistence(format!("{}: {e}", path.display()));
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let k: Keys = serde_json::from_slice(&bytes).map_err(|e| perr(&e))?;
+            let key = |h: &str| -> Result<KeyPair, EmulatorError> {
+                let b: [u8; 32] = hex::decode(h)
+                    .map_err(|e| perr(&e))?
+                    .try_into()
+                    .map_err(|_| perr(&"a key is not 32 bytes"))?;
+                Ok(KeyPair::from_private(wa_signal::PrivateKey::from_bytes(b)))
+            };
+            Ok((key(&k.root_private)?, key(&k.server_static_private)?))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (root, st) = make();
+            let k = Keys {
+                root_private: hex::encode(root.private.to_bytes()),
+                server_static_private: hex::encode(st.private.to_bytes()),
+            };
+            let json = serde_json::to_vec_pretty(&k).map_err(|e| perr(&e))?;
+            let tmp = dir.join("keys.json.tmp");
+            std::fs::write(&tmp, json).map_err(|e| perr(&e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| perr(&e))?;
+            Ok((root, st))
+        }
+        Err(e) => Err(perr(&e)),
+    }
+}
+
 /// Shared internals of a running emulator.
 pub(crate) struct Inner {
     pub(crate) store: Store,
@@ -198,8 +239,7 @@ impl Emulator {
         let https_addr = https.local_addr()?;
         let cert = tls::mint_media_cert(https_addr.ip())?;
         let mut rng = OsRng;
-        let root = KeyPair::generate(&mut rng);
-        let server_static = KeyPair::generate(&mut rng);
+        let (root, server_static) = load_or_make_keys(config.state_dir.as_deref())?;
         let intermediate = KeyPair::generate(&mut rng);
         let now = now_secs();
         let cert_chain = wa_proto::cert::CertChainBuilder::new(

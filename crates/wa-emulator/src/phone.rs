@@ -801,6 +801,56 @@ impl Phone {
         Ok(id)
     }
 
+    /// Sends an image from this phone: encrypts it with a fresh media key, stores it on the media
+    /// host and sends an `imageMessage` to every device of `to` (and this account's companions).
+    pub async fn send_image(
+        &self,
+        to: &str,
+        image: &[u8],
+        mimetype: &str,
+        caption: Option<&str>,
+    ) -> Result<String, EmulatorError> {
+        let to = recipient_phone(to)?;
+        let key = wa_proto::media::MediaKey::generate(&mut OsRng);
+        let enc = wa_proto::media::encrypt(&key, wa_proto::media::MediaType::Image, image);
+        let mut st = self.inner.store.lock();
+        st.account(&self.phone)?;
+        st.account(&to)?;
+        let (url, direct_path, _) = self.inner.store_media_locked(
+            &mut st,
+            "image",
+            &enc.info.file_enc_sha256,
+            enc.enc_file.into(),
+        );
+        let msg = proto::Message {
+            image_message: Some(Box::new(proto::ImageMessage {
+                url: Some(url),
+                direct_path: Some(direct_path),
+                mimetype: Some(mimetype.to_owned()),
+                caption: caption.map(str::to_owned),
+                media_key: Some(key.0.to_vec()),
+                file_sha256: Some(enc.info.file_sha256.to_vec()),
+                file_enc_sha256: Some(enc.info.file_enc_sha256.to_vec()),
+                file_length: Some(image.len() as u64),
+                media_key_timestamp: Some(now_secs() as i64),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let id = send_message(
+            &self.inner,
+            &mut st,
+            &self.phone,
+            &to,
+            &msg,
+            "media",
+            Some("image"),
+        )?;
+        drop(st);
+        self.inner.store.mark_dirty();
+        Ok(id)
+    }
+
     /// Links the companion that shows this QR: pair-success, pair-device-sign check, 515.
     /// Returns the new device JID.
     pub async fn scan(&self, qr: &str) -> Result<String, EmulatorError> {

@@ -83,6 +83,7 @@ async fn startup_line_and_persistence() {
     let state = dir.path().to_str().unwrap();
     let (proc1, v) = spawn(&["--state-dir", state]);
     check_line(&v);
+    let v1 = v.clone();
     let control = v["control_url"].as_str().unwrap().to_owned();
     let (s, created) = post(
         format!("{control}/control/accounts"),
@@ -93,8 +94,11 @@ async fn startup_line_and_persistence() {
     drop(proc1);
 
     // Restart on the same state dir: the account (and its LID) survives.
+    let root1 = v1["root_public_key"].clone();
     let (_proc2, v) = spawn(&["--state-dir", state]);
     check_line(&v);
+    // The root key survives too, so configured clients keep trusting the server.
+    assert_eq!(v["root_public_key"], root1);
     let control = v["control_url"].as_str().unwrap();
     let got: serde_json::Value = client()
         .get(format!("{control}/control/accounts/15550003333"))

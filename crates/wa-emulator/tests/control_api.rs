@@ -313,3 +313,77 @@ fn tls_config(pem: &str) -> rustls::ClientConfig {
     .with_root_certificates(roots)
     .with_no_client_auth()
 }
+
+#[tokio::test]
+async fn phones_exchange_text_and_image_over_the_control_api() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let emu = start().await;
+    let base = emu.control_url();
+    for (p, n) in [("15550004444", "Di"), ("15550005555", "Ed")] {
+        let (s, _) = call(
+            reqwest::Method::POST,
+            format!("{base}/control/accounts"),
+            Some(json!({"phone": p, "push_name": n})),
+        )
+        .await;
+        assert_eq!(s, 201);
+    }
+    let (s, v) = call(
+        reqwest::Method::POST,
+        format!("{base}/control/accounts/15550004444/send"),
+        Some(json!({"to":"+1 555 000 5555","text":"hello Ed"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let text_id = v["id"].as_str().unwrap().to_owned();
+    assert!(text_id.starts_with("3EB0"));
+
+    let image: Vec<u8> = (0..3000u32).map(|i| (i % 256) as u8).collect();
+    let (s, v) = call(
+        reqwest::Method::POST,
+        format!("{base}/control/accounts/15550005555/send"),
+        Some(json!({
+            "to": "15550004444@s.whatsapp.net",
+            "image": {"base64": base64::engine::general_purpose::STANDARD.encode(&image), "mimetype": "image/png"},
+            "caption": "pixels"
+        })),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let image_id = v["id"].as_str().unwrap().to_owned();
+
+    let (_, inbox_e) = call(
+        reqwest::Method::GET,
+        format!("{base}/control/accounts/15550005555/inbox"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        inbox_e,
+        json!([{"id": text_id, "from": "15550004444@s.whatsapp.net",
+                "timestamp": inbox_e[0]["timestamp"], "type": "text", "text": "hello Ed"}])
+    );
+    let (_, inbox_d) = call(
+        reqwest::Method::GET,
+        format!("{base}/control/accounts/15550004444/inbox"),
+        None,
+    )
+    .await;
+    let m = &inbox_d[0];
+    assert_eq!(m["id"], image_id.as_str());
+    assert_eq!(m["type"], "image");
+    assert_eq!(m["caption"], "pixels");
+    assert_eq!(m["mimetype"], "image/png");
+    assert_eq!(m["size"], 3000);
+    assert_eq!(m["sha256"], hex::encode(sha2::Sha256::digest(&image)));
+
+    // Neither text nor image.
+    let (s, v) = call(
+        reqwest::Method::POST,
+        format!("{base}/control/accounts/15550005555/send"),
+        Some(json!({"to":"15550004444"})),
+    )
+    .await;
+    assert_error(s, &v, 400, "invalid_request");
+}
