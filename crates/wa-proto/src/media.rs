@@ -385,6 +385,15 @@ fn encrypt_blocks_in_place(cipher: &mut CbcEnc, data: &mut [u8]) {
     cipher.encrypt_blocks_inout_mut(blocks);
 }
 
+fn encrypt_blocks_b2b(cipher: &mut CbcEnc, input: &[u8], out: &mut [u8]) {
+    let Ok(buf) = InOutBuf::new(input, out) else {
+        unreachable!("callers pass equal lengths")
+    };
+    let (blocks, tail) = buf.into_chunks();
+    debug_assert!(tail.is_empty());
+    cipher.encrypt_blocks_inout_mut(blocks);
+}
+
 fn decrypt_blocks_in_place(cipher: &mut CbcDec, data: &mut [u8]) {
     let (blocks, tail) = InOutBuf::from(data).into_chunks();
     debug_assert!(tail.is_empty());
@@ -593,8 +602,7 @@ pub fn encrypt_parallel_with_keys(
             .chunks(PARALLEL_CHUNK)
             .zip(body.chunks_mut(PARALLEL_CHUNK))
         {
-            c.copy_from_slice(p);
-            encrypt_blocks_in_place(&mut cipher, c);
+            encrypt_blocks_b2b(&mut cipher, p, c);
             let done: &[u8] = c;
             if tx.send(done).is_err() {
                 break;
