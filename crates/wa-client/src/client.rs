@@ -26,6 +26,8 @@ pub(crate) struct Inner {
     pub(crate) driver: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     iq_prefix: String,
     iq_counter: AtomicU64,
+    /// Messaging state (device cache, sent-message cache, Signal lock): see `signal_glue`.
+    pub(crate) messaging: crate::signal_glue::MessagingState,
 }
 
 /// A handle to one WhatsApp session: cheap to clone, all clones drive the same connection.
@@ -73,6 +75,7 @@ impl Client {
             driver: tokio::sync::Mutex::new(None),
             iq_prefix: format!("{}.{}-", prefix[0], prefix[1]),
             iq_counter: AtomicU64::new(1),
+            messaging: Default::default(),
         };
         (
             Client {

@@ -45,6 +45,18 @@ pub enum ClientError {
     /// An invalid address.
     #[error(transparent)]
     Address(#[from] AddressError),
+    /// Media encryption, upload or download failed.
+    #[error("media: {0}")]
+    Media(String),
+    /// The server refused a message (`<ack error=…>`).
+    #[error("message rejected by the server (error {code})")]
+    Rejected {
+        /// The ack's error code (e.g. 479 invalid stanza, 463 missing privacy token).
+        code: u16,
+    },
+    /// The operation is not supported (yet) for this kind of chat or message.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }
 
 impl From<crate::store::StoreError> for ClientError {

@@ -80,6 +80,10 @@ pub enum Event {
         /// Why (`"device removed"`, `"logout"`, `"failure 401"`...).
         reason: String,
     },
+    /// A message was received and decrypted (already persisted and acknowledged).
+    Message(Box<crate::receive::MessageEvent>),
+    /// Another device sent a receipt (delivered, read, ...) for messages we sent.
+    Receipt(crate::receive::ReceiptEvent),
 }
 
 /// The receiving end of a client's events.

@@ -27,6 +27,12 @@ pub(crate) async fn run_inbound(client: Client, mut rx: mpsc::UnboundedReceiver<
 /// Dispatch one inbound stanza.
 pub(crate) async fn handle_inbound(client: &Client, node: &Node) -> Result<(), ClientError> {
     match (node.tag.as_ref(), node.attr_str("type")) {
+        // Messaging (issue #6): crate::receive persists, then receipts/acks, then emits.
+        ("message", _) => crate::receive::handle_message(client, node).await,
+        ("receipt", _) => crate::receive::handle_receipt(client, node).await,
+        ("notification", Some("devices")) => {
+            crate::receive::handle_devices_notification(client, node).await
+        }
         ("notification", Some("encrypt")) => {
             if let Some(count) = node.get_child("count").and_then(|c| c.attr_u64("value")) {
                 // The server's pool runs low: top up before acking.

@@ -27,9 +27,13 @@ mod driver;
 mod error;
 mod events;
 mod handlers;
+pub mod media;
 mod payload;
 mod prekeys;
 pub mod qr;
+mod receive;
+mod send;
+mod signal_glue;
 mod socket;
 pub mod stanza;
 pub mod store;
@@ -42,4 +46,9 @@ pub use config::{
 };
 pub use error::ClientError;
 pub use events::{Event, Events, Me, Status};
+pub use media::{MediaKind, MediaRef};
+pub use receive::{MessageEvent, ReceiptEvent};
+pub use send::{
+    ImageInput, MediaInput, Quoted, SendResult, TextMessage, extended_text_message, text_message,
+};
 pub use wa_proto::binary::Jid;
