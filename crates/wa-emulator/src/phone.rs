@@ -296,7 +296,7 @@ fn send_message(
                 .map(|d| (from.to_owned(), d, dsm.clone())),
         );
     }
-    st.message_origin.insert(id.clone(), (from.to_owned(), 0));
+    crate::route::remember_origin(st, &id, from, 0);
     {
         let sent = &mut st.account_mut(from)?.phone_state.sent;
         sent.insert(
@@ -348,6 +348,7 @@ pub(crate) fn first_login_pushes(inner: &Inner, phone: &str, device: u32) {
     let result = (|| -> Result<(), EmulatorError> {
         let acc = st.account_mut(phone)?;
         let raw_id = acc.raw_id();
+        let lid = acc.lid.clone();
         if let Some(d) = acc.devices.get_mut(&device) {
             d.logged_in_once = true;
         }
@@ -424,6 +425,7 @@ pub(crate) fn first_login_pushes(inner: &Inner, phone: &str, device: u32) {
                 .attr("id", message_id())
                 .attr("type", "text")
                 .attr("category", "peer")
+                .attr("sender_lid", Jid::lid(lid.clone()))
                 .attr("t", t)
                 .child(enc);
             crate::route::deliver(inner, &mut st, phone, device, node);
@@ -492,8 +494,10 @@ pub(crate) fn receive(inner: &Inner, st: &mut State, phone: &str, node: &Node) {
         .attr("from", crate::route::device_jid(st, phone, 0, lid_ns))
         .attr("id", id)
         .attr("t", now_secs().to_string());
-    let receipt = if sender_phone == phone {
+    let receipt = if node.attr_str("category") == Some("peer") {
         receipt.attr("type", "peer_msg")
+    } else if sender_phone == phone {
+        receipt.attr("type", "sender")
     } else {
         receipt
     };

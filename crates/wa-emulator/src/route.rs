@@ -40,12 +40,30 @@ pub(crate) fn deliver(inner: &Inner, st: &mut State, phone: &str, device: u32, n
             .is_ok()
             .then_some(c.conn_id)
     });
-    acc.offline.entry(device).or_default().push(QueuedStanza {
+    let queue = acc.offline.entry(device).or_default();
+    if queue.len() >= MAX_QUEUED {
+        queue.remove(0);
+    }
+    queue.push(QueuedStanza {
         id: node.attr_str("id").unwrap_or("").to_owned(),
         tag: node.tag.to_string(),
         node: bytes,
         sent_on,
     });
+}
+
+/// Most stanzas kept for one offline device; the oldest are dropped beyond this.
+const MAX_QUEUED: usize = 10_000;
+/// Most message ids remembered for routing receipts.
+const MAX_ORIGINS: usize = 200_000;
+
+/// Remembers which device sent message `id`.
+pub(crate) fn remember_origin(st: &mut State, id: &str, phone: &str, device: u32) {
+    if st.message_origin.len() >= MAX_ORIGINS {
+        st.message_origin.clear();
+    }
+    st.message_origin
+        .insert(id.to_owned(), (phone.to_owned(), device));
 }
 
 /// Drops queued stanzas of `(phone, device)` that the device acknowledged.
@@ -107,8 +125,7 @@ pub(crate) async fn client_message(conn: &mut Conn, node: Node) -> Result<Flow, 
             .get(&phone)
             .map(|a| a.push_name.clone())
             .unwrap_or_default();
-        st.message_origin
-            .insert(id.clone(), (phone.clone(), device));
+        remember_origin(&mut st, &id, &phone, device);
         for (target, encs) in targets {
             let Some(target_phone) = resolve(&st, &target) else {
                 continue;
