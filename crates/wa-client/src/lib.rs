@@ -52,3 +52,6 @@ pub use send::{
     ImageInput, MediaInput, Quoted, SendResult, TextMessage, extended_text_message, text_message,
 };
 pub use wa_proto::binary::Jid;
+
+#[doc(hidden)]
+pub use signal_glue::fuzzing;

@@ -49,7 +49,8 @@ impl MediaKind {
     /// The media crypto type (HKDF info, upload path).
     pub fn media_type(self) -> MediaType {
         match self {
-            MediaKind::Image | MediaKind::Sticker => MediaType::Image,
+            MediaKind::Image => MediaType::Image,
+            MediaKind::Sticker => MediaType::Sticker,
             MediaKind::Video => MediaType::Video,
             MediaKind::Audio => MediaType::Audio,
             MediaKind::Document => MediaType::Document,
@@ -147,6 +148,19 @@ impl MediaRef {
                 w: x.width, h: x.height, thumb: None);
         }
         None
+    }
+}
+
+impl MediaRef {
+    /// Verify and decrypt a blob downloaded for this media: the blob hash, the MAC (before
+    /// any decryption), the padding, then the plaintext hash and length.
+    pub fn decrypt(&self, blob: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let expected = Expected {
+            file_enc_sha256: self.file_enc_sha256,
+            file_sha256: self.file_sha256,
+            file_length: self.file_length,
+        };
+        decrypt_blob(self, blob, &expected)
     }
 }
 
@@ -323,11 +337,6 @@ impl Client {
         if urls.is_empty() {
             return Err(media_err("no direct path or url"));
         }
-        let expected = Expected {
-            file_enc_sha256: media.file_enc_sha256,
-            file_sha256: media.file_sha256,
-            file_length: media.file_length,
-        };
         let mut last_err = String::new();
         for url in urls {
             let blob = match http
@@ -352,7 +361,7 @@ impl Client {
                     continue;
                 }
             };
-            return decrypt_blob(media, &blob, &expected);
+            return media.decrypt(&blob);
         }
         Err(media_err(format!("download failed: {last_err}")))
     }
