@@ -1,8 +1,14 @@
 //! Criterion benchmarks: 1:1 encrypt/decrypt on an established session,
 //! session setup (initiator from a bundle, responder from a pkmsg), and
 //! sender-key encrypt/decrypt.
+//!
+//! By default criterion measures wall-clock time. On a shared, loaded machine
+//! set `BENCH_CLOCK=thread-cpu` to measure the benchmark thread's CPU time
+//! instead (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`), which excludes time
+//! spent waiting for a core.
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{BatchSize, Criterion};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::hint::black_box;
@@ -15,7 +21,7 @@ use wa_signal::{
 /// A typical padded text message (a short `conversation` plus padding).
 const PLAINTEXT: &[u8] = &[0x42; 64];
 
-fn benches(c: &mut Criterion) {
+fn benches<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let mut rng = StdRng::seed_from_u64(1);
     let alice = IdentityKeyPair::generate(&mut rng);
     let bob = IdentityKeyPair::generate(&mut rng);
@@ -97,5 +103,48 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(signal, benches);
-criterion_main!(signal);
+/// CPU time of the calling thread.
+struct ThreadCpuTime;
+
+fn thread_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        // Values are nanoseconds, like WallTime's.
+        WallTime.formatter()
+    }
+}
+
+fn main() {
+    if std::env::var("BENCH_CLOCK").as_deref() == Ok("thread-cpu") {
+        let mut c = Criterion::default()
+            .with_measurement(ThreadCpuTime)
+            .configure_from_args();
+        benches(&mut c);
+        c.final_summary();
+    } else {
+        let mut c = Criterion::default().configure_from_args();
+        benches(&mut c);
+        c.final_summary();
+    }
+}
