@@ -318,3 +318,25 @@ async fn lost_or_corrupted_session_is_repaired_by_retry_receipts() {
     ana.disconnect().await;
     ben.disconnect().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecryptable_message_from_a_phone_is_resent_after_our_retry_receipt() {
+    let emu = emulator().await;
+    let (ana, mut ev, store) = paired(&emu, ANA).await;
+    // Establish the session both ways so that the phone sends `msg`, not `pkmsg`.
+    let s = ana.send_text(BEN, "hi").await.unwrap();
+    inbox_until(&emu, BEN, |m| m.id == s.id).await;
+    let id = emu.phone(BEN).send_text(ANA, "first").await.unwrap();
+    next_message(&mut ev, |m| m.id == id).await;
+
+    // We lose the session with Ben's phone: its next `msg` cannot be decrypted, we answer with
+    // a retry receipt, the phone starts a fresh session and resends (enc count=1).
+    let addr = format!("{BEN}.0");
+    assert!(store.load_session(&addr).unwrap().is_some());
+    store.delete_session(&addr).unwrap();
+    let id = emu.phone(BEN).send_text(ANA, "second").await.unwrap();
+    let m = next_message(&mut ev, |m| m.id == id).await;
+    assert_eq!(m.text.as_deref(), Some("second"));
+    assert!(store.load_session(&addr).unwrap().is_some());
+    ana.disconnect().await;
+}
