@@ -552,3 +552,37 @@ async fn qr_codes_rotate_then_run_out() {
     wait_status(&client, Status::Disconnected).await;
     assert!(client.qr().is_none());
 }
+
+#[tokio::test]
+async fn stream_error_503_retries_and_failure_401_logs_out() {
+    let keys = ServerKeys::new();
+    let (dialer, mut listener) = memory_network();
+    let store: Arc<dyn wa_client::store::Store> = Arc::new(wa_client::store::MemoryStore::new());
+    let (client, mut events) = Client::new(config(&keys, dialer, fast_timeouts()), store.clone());
+    let mut s = pair(&mut listener, &keys, &client, &mut events).await;
+
+    // 503: transient; the client backs off and logs in again.
+    s.send(&Node::new("stream:error").attr("code", "503"));
+    drop(s);
+    let Event::Disconnected { reason } = next_event(&mut events).await else {
+        panic!("expected Disconnected")
+    };
+    assert!(reason.contains("503"), "{reason}");
+    let mut s = accept(&mut listener, &keys).await;
+    assert_eq!(s.payload.device, Some(7));
+
+    // The server refuses the login: <failure reason="401"/> -> logged out and wiped.
+    s.send(&Node::new("failure").attr("reason", "401"));
+    let Event::LoggedOut { reason } = next_event(&mut events).await else {
+        panic!("expected LoggedOut")
+    };
+    assert!(reason.contains("401"), "{reason}");
+    wait_status(&client, Status::LoggedOut).await;
+    assert!(store.load_device().unwrap().is_none(), "store wiped");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), listener.accept())
+            .await
+            .is_err(),
+        "no reconnect"
+    );
+}
