@@ -277,7 +277,7 @@ impl Client {
     }
 
     /// Emit an event, waiting for room (for message events, which must not be lost).
-    pub async fn emit_wait(&self, event: Event) {
+    pub(crate) async fn emit_wait(&self, event: Event) {
         let _ = self.inner.events.send(event).await;
     }
 
