@@ -253,9 +253,25 @@ pub(crate) async fn upload(
     media_type: MediaType,
     enc: EncryptedMedia,
 ) -> Result<Uploaded, ClientError> {
+    let info = enc.info.clone();
+    upload_body(
+        client,
+        media_type,
+        &info,
+        UploadBody::Buffer(bytes::Bytes::from(enc.enc_file)),
+    )
+    .await
+}
+
+/// Upload `body` (whose blob is described by `info`), trying each host in turn.
+pub(crate) async fn upload_body(
+    client: &Client,
+    media_type: MediaType,
+    info: &wa_proto::media::MediaInfo,
+    body: UploadBody,
+) -> Result<Uploaded, ClientError> {
     let http = http(client)?;
-    let token = enc.info.upload_token();
-    let body = bytes::Bytes::from(enc.enc_file);
+    let token = info.upload_token();
     let mut last_err = String::from("no media host");
     for attempt in 0..2 {
         let conn = media_conn(client, attempt > 0).await?;
@@ -269,7 +285,13 @@ pub(crate) async fn upload(
                 .post(&url)
                 .header("Origin", "https://web.whatsapp.com")
                 .header("Content-Type", "application/octet-stream")
-                .body(body.clone())
+                .header("Content-Length", info.enc_length().to_string())
+                .body(match &body {
+                    UploadBody::Buffer(b) => reqwest::Body::from(b.clone()),
+                    UploadBody::File { path, key } => {
+                        reqwest::Body::wrap_stream(file_body(path.clone(), key.clone(), media_type))
+                    }
+                })
                 .send()
                 .await;
             match r {
@@ -288,6 +310,92 @@ pub(crate) async fn upload(
         }
     }
     Err(media_err(format!("upload failed: {last_err}")))
+}
+
+/// Read size for streaming a file through the encryptor.
+const FILE_CHUNK: usize = 256 * 1024;
+
+/// First pass over a file: encrypt it with `key` in constant memory, keeping only the hashes,
+/// the MAC and the lengths (the upload token needs the blob hash before the upload starts).
+pub(crate) async fn file_info(
+    path: &std::path::Path,
+    key: &MediaKey,
+    media_type: MediaType,
+) -> Result<wa_proto::media::MediaInfo, ClientError> {
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path).await.map_err(media_err)?;
+    let mut enc = wa_proto::media::MediaEncryptor::new(key, media_type);
+    let mut buf = vec![0u8; FILE_CHUNK];
+    let mut out = Vec::with_capacity(FILE_CHUNK + 32);
+    loop {
+        let n = file.read(&mut buf).await.map_err(media_err)?;
+        if n == 0 {
+            break;
+        }
+        enc.update(&buf[..n], &mut out);
+        out.clear();
+    }
+    Ok(enc.finish(&mut out))
+}
+
+/// Second pass: the encrypted blob of the file as a byte stream (same key, so the same bytes
+/// as the first pass), for a streaming upload body.
+fn file_body(
+    path: std::path::PathBuf,
+    key: MediaKey,
+    media_type: MediaType,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    use tokio::io::AsyncReadExt;
+    struct St {
+        file: Option<tokio::fs::File>,
+        enc: Option<wa_proto::media::MediaEncryptor>,
+        path: std::path::PathBuf,
+        buf: Vec<u8>,
+    }
+    let enc = wa_proto::media::MediaEncryptor::new(&key, media_type);
+    let st = St {
+        file: None,
+        enc: Some(enc),
+        path,
+        buf: vec![0u8; FILE_CHUNK],
+    };
+    futures_util::stream::unfold(st, |mut st| async move {
+        let enc = st.enc.as_mut()?;
+        if st.file.is_none() {
+            match tokio::fs::File::open(&st.path).await {
+                Ok(f) => st.file = Some(f),
+                Err(e) => {
+                    st.enc = None;
+                    return Some((Err(e), st));
+                }
+            }
+        }
+        let file = st.file.as_mut()?;
+        let mut out = Vec::with_capacity(FILE_CHUNK + 32);
+        match file.read(&mut st.buf).await {
+            Ok(0) => {
+                let enc = st.enc.take()?;
+                enc.finish(&mut out);
+            }
+            Ok(n) => enc.update(&st.buf[..n], &mut out),
+            Err(e) => {
+                st.enc = None;
+                return Some((Err(e), st));
+            }
+        }
+        Some((Ok(bytes::Bytes::from(out)), st))
+    })
+}
+
+/// Body of an upload: a buffer, or a file streamed through the encryptor.
+pub(crate) enum UploadBody {
+    /// The whole encrypted blob.
+    Buffer(bytes::Bytes),
+    /// A file encrypted on the fly (re-read for each attempt).
+    File {
+        path: std::path::PathBuf,
+        key: MediaKey,
+    },
 }
 
 /// Encrypt `plaintext` for `media_type` with a fresh media key (both hashes computed beside the

@@ -415,6 +415,63 @@ impl Client {
         self.send_message(&to, message).await
     }
 
+    /// Encrypt, upload and send a media file read from disk in constant memory: one pass
+    /// computes the hashes, a second streams the encrypted blob to the media host (images are
+    /// also read once more for the thumbnail). Documents get the file name.
+    pub async fn send_media_file(
+        &self,
+        to: &str,
+        kind: MediaKind,
+        path: impl AsRef<std::path::Path>,
+        mimetype: &str,
+        caption: Option<String>,
+    ) -> Result<SendResult, ClientError> {
+        let to = crate::address::parse_phone_number(to)?;
+        let path = path.as_ref().to_path_buf();
+        let media_type = kind.media_type();
+        let key = wa_proto::media::MediaKey::generate(&mut self.config().rng.clone());
+        let info = crate::media::file_info(&path, &key, media_type).await?;
+        let up = crate::media::upload_body(
+            self,
+            media_type,
+            &info,
+            crate::media::UploadBody::File {
+                path: path.clone(),
+                key: key.clone(),
+            },
+        )
+        .await?;
+        let preview = if matches!(kind, MediaKind::Image | MediaKind::Sticker) {
+            tokio::fs::read(&path)
+                .await
+                .map_err(|e| ClientError::Media(e.to_string()))?
+        } else {
+            Vec::new()
+        };
+        let input = MediaInput {
+            kind,
+            bytes: preview,
+            mimetype: mimetype.to_owned(),
+            caption,
+            file_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            seconds: None,
+            ptt: false,
+        };
+        let message = media_message(
+            &input,
+            Uploaded {
+                url: up.url,
+                direct_path: up.direct_path,
+                media_key: key.0.to_vec(),
+                file_sha256: info.file_sha256.to_vec(),
+                file_enc_sha256: info.file_enc_sha256.to_vec(),
+                file_length: info.file_length,
+                media_key_timestamp: now_secs(self) as i64,
+            },
+        );
+        self.send_message(&to, message).await
+    }
+
     /// Send any `waE2E.Message` to a user (1:1): to every device of `to` and, as a
     /// DeviceSentMessage, to our own other devices.
     pub async fn send_message(

@@ -197,6 +197,29 @@ async fn text_and_image_with_a_phone() {
         Some(hex::encode(sha2::Sha256::digest(&doc)).as_str())
     );
 
+    // A large file streamed from disk (constant memory), verified by the phone.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.mp4");
+    let video: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&path, &video).unwrap();
+    let sent = client
+        .send_media_file(
+            BEN,
+            MediaKind::Video,
+            &path,
+            "video/mp4",
+            Some("clip".into()),
+        )
+        .await
+        .unwrap();
+    let got = inbox_until(&emu, BEN, |m| m.id == sent.id).await;
+    assert_eq!(got.kind, "video");
+    assert_eq!(got.caption.as_deref(), Some("clip"));
+    assert_eq!(
+        got.sha256.as_deref(),
+        Some(hex::encode(sha2::Sha256::digest(&video)).as_str())
+    );
+
     // Bad addresses are typed errors, nothing is sent.
     assert!(matches!(
         client.send_text("12ab", "x").await,
