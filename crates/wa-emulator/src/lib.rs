@@ -1,18 +1,59 @@
 //! An offline emulator of the WhatsApp multi-device server side, with simulated phones.
 //!
-//! [`Emulator::start`] binds three listeners (WebSocket `/ws/chat`, control API + media over
-//! HTTP, media over HTTPS), mints a Noise root key and a self-signed media certificate, and
-//! returns a handle. Dropping the handle (or [`Emulator::shutdown`]) stops everything.
+//! [`Emulator::start`] binds three listeners — the WebSocket chat endpoint (`/ws/chat`, any
+//! query string, with or without `Origin`), the control API plus plain-HTTP media host, and the
+//! HTTPS media host — mints a Noise root key, a certificate chain for its Noise static key and a
+//! self-signed media certificate, and returns a handle. Dropping the handle (or
+//! [`Emulator::shutdown`]) stops everything. With a state directory, accounts, devices, the
+//! phones' Signal state and the root key survive restarts.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), wa_emulator::EmulatorError> {
 //! let emu = wa_emulator::Emulator::start(Default::default()).await?;
 //! let ana = emu.create_account("15550001111", "Ana").await?;
 //! println!("{} at {} (root {})", ana.jid, emu.ws_url(), hex::encode(emu.root_public_key()));
+//! // A companion connects to emu.ws_url() trusting emu.root_public_key(), shows a QR, and:
+//! // let device_jid = emu.phone("15550001111").scan(&qr).await?;
+//! emu.phone("15550001111").send_text("15550002222", "hi").await.ok();
 //! # Ok(()) }
 //! ```
 //!
-//! The control API (design.md §3.1) and this library API are the same operations.
+//! # Control API (design.md §3.1) — the same operations as this library's methods
+//!
+//! | HTTP | library |
+//! |---|---|
+//! | `POST /control/accounts` `{"phone","push_name"}` -> 201 `{"jid","lid"}` | [`Emulator::create_account`] |
+//! | `GET /control/accounts[/{phone}]` | [`Emulator::accounts`], [`Emulator::account`], [`Phone::info`] |
+//! | `POST /control/accounts/{phone}/scan` `{"qr"}` -> `{"device_jid"}` | [`Phone::scan`] |
+//! | `POST /control/accounts/{phone}/send` `{"to","text"}` or `{"to","image":{"base64","mimetype"},"caption"}` -> `{"id"}` | [`Phone::send_text`], [`Phone::send_image`] |
+//! | `GET /control/accounts/{phone}/inbox` | [`Phone::inbox`] |
+//! | `DELETE /control/accounts/{phone}/devices/{device}` | [`Phone::unlink`] |
+//! | `POST /control/accounts/{phone}/devices/{device}/kick` `{"code"}` | [`Phone::kick`] |
+//! | `POST /control/faults` `{"drop_connections":true}` | [`Emulator::drop_connections`] |
+//! | `GET /control/tls_cert` -> `{"pem"}` | [`Emulator::tls_cert_pem`] |
+//! | `GET /control/info` (the startup line) | [`Emulator::startup_info`] |
+//!
+//! Errors are `{"error":{"code","message"}}` with a 4xx status ([`EmulatorError::code`]).
+//! The media host serves `POST /mms/{type}/{token}?auth=..` (token = base64url SHA-256 of the
+//! body, padded or not) and `GET <direct_path>` (query ignored) over HTTP and HTTPS.
+//!
+//! # Protocol
+//!
+//! The wire protocol is the real one: intro header, Noise XX responder, binary nodes.
+//! Registration sends `<pair-device>` with 6 refs (the socket lives 60 + 5 × 20 s); a scan sends
+//! `<pair-success>` with an HMAC'd, account-signed ADV identity, checks `<pair-device-sign>` and
+//! ends with stream error 515. Logins of unknown or unlinked devices (or with another Noise key)
+//! get `<failure reason="401"/>`. After `<success>`: prekey count/upload/digest/rotate, bundle
+//! fetch (one-time prekeys consumed once, `encrypt` notification below 5), usync (devices with
+//! key indexes and a signed key-index list, LID, contact), `media_conn`, app state (empty
+//! collections), props/abt/privacy/blocklist, pings, passive/active with offline delivery and
+//! `<ib><offline count>`, logout (`remove-companion-device`). Messages fan out one `<enc>` per
+//! device (`sender_lid`/`sender_pn`, `recipient` on own-device copies), are queued for offline
+//! devices until acked, acked to the sender with the server time; receipts are routed back to
+//! the sending device. Each account's device 0 is a simulated phone with its own Signal
+//! identity: it decrypts into its inbox (downloading and verifying media), answers retry
+//! receipts, sends with DeviceSentMessage copies, and after a companion's first login shares an
+//! app-state key and an initial history-sync notification.
 #![warn(missing_docs)]
 
 mod conn;

@@ -603,3 +603,31 @@ async fn retry_receipt_makes_the_phone_resend_and_low_prekeys_are_announced() {
     let m = c.decrypt(&format!("{B}:0"), enc);
     assert_eq!(text(&m), Some("first try"));
 }
+
+#[tokio::test]
+async fn restarted_emulator_keeps_accounts_devices_and_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EmulatorConfig::default().with_state_dir(dir.path());
+    let emu = Emulator::start(config.clone()).await.unwrap();
+    emu.create_account(A, "Ana").await.unwrap();
+    emu.create_account(B, "Bo").await.unwrap();
+    let (mut c, link) = paired_companion(&emu).await;
+    let root = emu.root_public_key();
+    drop(link);
+    emu.shutdown().await;
+
+    let emu = Emulator::start(config).await.unwrap();
+    assert_eq!(emu.root_public_key(), root);
+    assert_eq!(emu.account(A).await.unwrap().devices.len(), 2);
+    c.ws_url = emu.ws_url();
+    let mut link = c.login().await.expect("login after restart");
+    // The phone's Signal state survived too: its next message decrypts on the companion.
+    let id = emu.phone(B).send_text(A, "after restart").await.unwrap();
+    let msg = link
+        .recv_until("message", |n| {
+            n.tag == "message" && n.attr_str("id") == Some(id.as_str())
+        })
+        .await;
+    let m = c.decrypt(&format!("{B}:0"), msg.get_child("enc").unwrap());
+    assert_eq!(text(&m), Some("after restart"));
+}
