@@ -289,3 +289,45 @@ impl Client {
         *self.inner.qr.write().unwrap_or_else(|p| p.into_inner()) = qr;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_have_the_protocol_format() {
+        let (client, _events) = Client::new(
+            ClientConfig::default(),
+            Arc::new(crate::store::MemoryStore::new()),
+        );
+        let a = client.generate_request_id();
+        let b = client.generate_request_id();
+        let (prefix, n) = a.split_once('-').unwrap();
+        let (x, y) = prefix.split_once('.').unwrap();
+        assert!(x.parse::<u8>().is_ok() && y.parse::<u8>().is_ok(), "{a}");
+        assert_eq!(n, "1");
+        assert_eq!(b, format!("{prefix}-2"));
+        assert_eq!(client.status(), Status::Disconnected);
+        assert!(client.me().is_none());
+    }
+
+    #[tokio::test]
+    async fn requests_without_a_connection_fail_fast() {
+        let (client, _events) = Client::new(
+            ClientConfig::default(),
+            Arc::new(crate::store::MemoryStore::new()),
+        );
+        let iq = Node::new("iq").attr("type", "get").attr("xmlns", "w:p");
+        assert!(matches!(
+            client.send_iq(iq).await,
+            Err(ClientError::NotConnected)
+        ));
+        assert!(matches!(
+            client.send_node(Node::new("ib")).await,
+            Err(ClientError::NotConnected)
+        ));
+        // logout of a never-connected client just wipes and reports LoggedOut.
+        client.logout().await.unwrap();
+        assert_eq!(client.status(), Status::LoggedOut);
+    }
+}
