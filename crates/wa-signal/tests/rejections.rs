@@ -322,3 +322,62 @@ fn random_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn simultaneous_initiation_converges() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut alice = Device::new(&mut rng);
+    let mut bob = Device::new(&mut rng);
+    let (ab, bb) = (alice.bundle(true), bob.bundle(true));
+    let (aid, bid) = (alice.identity.clone(), bob.identity.clone());
+    process_bundle(
+        &mut alice.record,
+        &aid,
+        alice.registration_id,
+        &bb,
+        &mut rng,
+    )
+    .unwrap();
+    process_bundle(&mut bob.record, &bid, bob.registration_id, &ab, &mut rng).unwrap();
+    let from_a = encrypt(&mut alice.record, b"a1").unwrap();
+    let from_b = encrypt(&mut bob.record, b"b1").unwrap();
+    assert_eq!(bob.decrypt(&from_a, &mut rng).unwrap(), b"a1");
+    assert_eq!(alice.decrypt(&from_b, &mut rng).unwrap(), b"b1");
+    // Both now hold two states; messages in either direction find the right one.
+    for i in 0..6u8 {
+        let m = encrypt(&mut alice.record, &[b'a', i]).unwrap();
+        assert_eq!(bob.decrypt(&m, &mut rng).unwrap(), [b'a', i]);
+        let m = encrypt(&mut bob.record, &[b'b', i]).unwrap();
+        assert_eq!(alice.decrypt(&m, &mut rng).unwrap(), [b'b', i]);
+    }
+}
+
+#[test]
+fn archived_states_are_capped() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let alice = Device::new(&mut rng);
+    let bob = Device::new(&mut rng);
+    let mut record = SessionRecord::new();
+    for _ in 0..45 {
+        process_bundle(
+            &mut record,
+            &alice.identity,
+            1,
+            &bob.bundle(false),
+            &mut rng,
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        record.previous().count(),
+        wa_signal::session::ARCHIVED_STATES_MAX
+    );
+    let restored = SessionRecord::from_bytes(&record.to_bytes()).unwrap();
+    assert_eq!(restored.previous().count(), 40);
+    record.archive_current_state();
+    assert!(!record.has_current_session());
+    assert_eq!(
+        encrypt(&mut record, b"x").unwrap_err(),
+        SignalError::NoSession
+    );
+}
