@@ -92,6 +92,7 @@ fn decrypt_pairwise(
     sender: &Jid,
     kind: &str,
     bytes: &[u8],
+    buffer_key: &str,
 ) -> Result<Result<Vec<u8>, Failure>, ClientError> {
     let store = client.store().as_ref();
     let creds = crate::creds::load(store)?.ok_or(ClientError::NotConnected)?;
@@ -168,6 +169,7 @@ fn decrypt_pairwise(
         }
     };
     batch.put_session(&addr, &record.to_bytes());
+    batch.put(buffer_key, &plaintext);
     store.apply(batch).map_err(store_err)?;
     Ok(Ok(plaintext))
 }
@@ -209,6 +211,7 @@ fn decrypt_group(
     group: &Jid,
     sender: &Jid,
     bytes: &[u8],
+    buffer_key: &str,
 ) -> Result<Result<Vec<u8>, Failure>, ClientError> {
     let store = client.store().as_ref();
     let addr = glue::address(sender);
@@ -225,7 +228,8 @@ fn decrypt_group(
             let mut batch = Batch::new();
             batch
                 .put_sender_key(&g, &addr, &record.to_bytes())
-                .map_err(store_err)?;
+                .map_err(store_err)?
+                .put(buffer_key, &p);
             store.apply(batch).map_err(store_err)?;
             Ok(Ok(p))
         }
@@ -286,6 +290,7 @@ pub(crate) async fn handle_message(client: &Client, node: &Node) -> Result<(), C
     let mut message: Option<proto::Message> = None;
     let mut failure: Option<Failure> = None;
     let mut max_count = 0u32;
+    let mut buffered = Vec::new();
     {
         let _guard = client.inner.messaging.signal_lock.lock().await;
         for enc in node.children_by_tag("enc") {
@@ -294,11 +299,17 @@ pub(crate) async fn handle_message(client: &Client, node: &Node) -> Result<(), C
             let Some(bytes) = enc.bytes_content() else {
                 continue;
             };
-            let result = if kind == "skmsg" {
-                decrypt_group(client, &chat, &sender, bytes)?
-            } else {
-                decrypt_pairwise(client, &sender, kind, bytes)?
+            // A plaintext persisted together with its ratchet step but never acknowledged
+            // (crash before the receipt) is replayed instead of failing as a duplicate.
+            let key = buffer_key(&sender, kind, bytes);
+            let result = match client.store().get(&key).map_err(store_err)? {
+                Some(plain) => Ok(plain),
+                None if kind == "skmsg" => decrypt_group(client, &chat, &sender, bytes, &key)?,
+                None => decrypt_pairwise(client, &sender, kind, bytes, &key)?,
             };
+            if result.is_ok() {
+                buffered.push(key);
+            }
             match result {
                 Ok(plain) => match decode(&plain, enc.attr_str("v")) {
                     Some(m) => {
@@ -322,6 +333,11 @@ pub(crate) async fn handle_message(client: &Client, node: &Node) -> Result<(), C
     }
 
     let Some(mut msg) = message else {
+        Done {
+            client,
+            keys: buffered,
+        }
+        .finish()?;
         return match failure {
             Some(Failure::Retry { no_session }) => {
                 send_retry_receipt(client, node, max_count + 1, no_session).await?;
@@ -333,6 +349,10 @@ pub(crate) async fn handle_message(client: &Client, node: &Node) -> Result<(), C
     };
     // Persisted above; now the receipt (our ack), then the event.
     send_receipt(client, node, from_me).await?;
+    let done = Done {
+        client,
+        keys: buffered,
+    };
     let mut chat = chat;
     if let Some(dsm) = msg.device_sent_message.take() {
         if let Some(dest) = dsm.destination_jid.as_deref().and_then(|d| d.parse().ok()) {
@@ -351,7 +371,7 @@ pub(crate) async fn handle_message(client: &Client, node: &Node) -> Result<(), C
         }
     }
     if is_protocol_only(&msg) {
-        return Ok(());
+        return done.finish();
     }
     let event = MessageEvent {
         id,
@@ -365,7 +385,35 @@ pub(crate) async fn handle_message(client: &Client, node: &Node) -> Result<(), C
         message: msg,
     };
     client.emit_wait(Event::Message(Box::new(event))).await;
-    Ok(())
+    done.finish()
+}
+
+/// Store key of a decrypted-but-not-yet-delivered plaintext.
+fn buffer_key(sender: &Jid, kind: &str, ciphertext: &[u8]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(glue::address(sender).as_bytes());
+    h.update([0]);
+    h.update(kind.as_bytes());
+    h.update([0]);
+    h.update(ciphertext);
+    format!("msgbuf/{}", hex::encode(h.finalize()))
+}
+
+/// Drops the buffered plaintexts once the message was handed to the user.
+struct Done<'a> {
+    client: &'a Client,
+    keys: Vec<String>,
+}
+
+impl Done<'_> {
+    fn finish(self) -> Result<(), ClientError> {
+        let mut batch = Batch::new();
+        for k in &self.keys {
+            batch.delete(k);
+        }
+        self.client.store().apply(batch).map_err(store_err)
+    }
 }
 
 /// The delivery receipt that acknowledges a decrypted message.

@@ -338,6 +338,10 @@ async fn lost_or_corrupted_session_is_repaired_by_retry_receipts() {
     // And the repaired session keeps working in both directions.
     let next = ana.send_text(BEN, "normal again").await.unwrap();
     next_message(&mut ben_ev, |m| m.id == next.id).await;
+    assert!(
+        ben_store.scan_prefix("msgbuf/").unwrap().is_empty(),
+        "delivered plaintexts are not kept"
+    );
     ana.disconnect().await;
     ben.disconnect().await;
 }
