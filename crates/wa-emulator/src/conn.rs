@@ -153,6 +153,19 @@ impl Writer {
         self.raw_frame(&ct).await
     }
 
+    /// Closes with WebSocket status 1002 (protocol error) and the reason.
+    async fn close_with_error(&mut self, reason: &str) {
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+        let reason: String = reason.chars().take(100).collect();
+        let frame = CloseFrame {
+            code: CloseCode::Protocol,
+            reason: reason.into(),
+        };
+        let _ = self.sink.send(WsMessage::Close(Some(frame))).await;
+        let _ = self.sink.close().await;
+    }
+
     async fn close(&mut self) {
         let _ = self.sink.send(WsMessage::Close(None)).await;
         let _ = self.sink.close().await;
@@ -198,6 +211,43 @@ async fn serve(inner: Arc<Inner>, tcp: TcpStream) -> Result<(), ConnError> {
     };
     let mut writer = Writer { sink, noise: None };
 
+    let (client_static, payload) = match handshake(&inner, &mut reader, &mut writer).await {
+        Ok(x) => x,
+        Err(e) => {
+            writer.close_with_error(&e.to_string()).await;
+            return Err(e);
+        }
+    };
+
+    let conn_id = inner.next_conn_id();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = ConnHandle { conn_id, tx };
+    inner.store.lock().all_conns.insert(conn_id, handle.clone());
+    let mut conn = Conn {
+        inner: inner.clone(),
+        handle,
+        reader,
+        writer,
+        rx,
+        client_static,
+        session: Session::Handshaken,
+        pending_pair: None,
+    };
+    let result = conn.run(payload).await;
+    conn.cleanup();
+    match &result {
+        Ok(()) => conn.writer.close().await,
+        Err(e) => conn.writer.close_with_error(&e.to_string()).await,
+    }
+    result
+}
+
+/// The Noise XX handshake as responder; returns the client's static key and its payload.
+async fn handshake(
+    inner: &Inner,
+    reader: &mut FrameReader,
+    writer: &mut Writer,
+) -> Result<(PublicKey, ClientPayload), ConnError> {
     // Noise XX as responder.
     let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next())
         .await
@@ -222,25 +272,7 @@ async fn serve(inner: Arc<Inner>, tcp: TcpStream) -> Result<(), ConnError> {
     writer.noise = Some(done.transport);
     let payload = ClientPayload::decode(done.client_payload.as_slice())
         .map_err(|e| ConnError::Payload(e.to_string()))?;
-
-    let conn_id = inner.next_conn_id();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let handle = ConnHandle { conn_id, tx };
-    inner.store.lock().all_conns.insert(conn_id, handle.clone());
-    let mut conn = Conn {
-        inner: inner.clone(),
-        handle,
-        reader,
-        writer,
-        rx,
-        client_static: done.client_static,
-        session: Session::Handshaken,
-        pending_pair: None,
-    };
-    let result = conn.run(payload).await;
-    conn.cleanup();
-    conn.writer.close().await;
-    result
+    Ok((done.client_static, payload))
 }
 
 /// What this connection is.

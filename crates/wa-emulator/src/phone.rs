@@ -65,6 +65,9 @@ pub(crate) struct PhoneState {
     pub(crate) sent: BTreeMap<String, (String, Vec<u8>, String)>,
 }
 
+/// How many received messages a phone keeps in its inbox (oldest dropped first).
+const INBOX_LIMIT: usize = 10_000;
+
 /// How many sent messages a phone remembers for retries.
 const SENT_MEMORY: usize = 200;
 
@@ -484,7 +487,11 @@ pub(crate) fn receive(inner: &Inner, st: &mut State, phone: &str, node: &Node) {
         };
         if let Some(entry) = inbox_entry(st, &id, &sender_phone, t, &msg) {
             if let Ok(acc) = st.account_mut(phone) {
-                acc.phone_state.inbox.push(entry);
+                let inbox = &mut acc.phone_state.inbox;
+                if inbox.len() >= INBOX_LIMIT {
+                    inbox.remove(0);
+                }
+                inbox.push(entry);
             }
         }
     }

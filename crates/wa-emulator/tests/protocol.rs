@@ -499,15 +499,18 @@ async fn malformed_input_closes_only_that_connection() {
     let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         loop {
             match ws.next().await {
-                None
-                | Some(Err(_))
-                | Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) => break,
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(f))) => break f,
+                None | Some(Err(_)) => break None,
                 Some(Ok(_)) => {}
             }
         }
     })
-    .await;
-    assert!(closed.is_ok(), "garbage connection is closed");
+    .await
+    .expect("garbage connection is closed");
+    // Closed with "protocol error" and a reason.
+    let frame = closed.expect("close frame");
+    assert_eq!(u16::from(frame.code), 1002);
+    assert!(!frame.reason.is_empty());
 
     // A logged-in companion that sends a frame that does not decrypt, and one that decrypts
     // to a malformed node: each is closed.
