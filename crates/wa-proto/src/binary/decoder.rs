@@ -114,27 +114,43 @@ impl<'a> Decoder<'a> {
         } else {
             &HEX_CHARS
         };
-        let odd = start & 0x80 != 0;
-        let mut s = String::with_capacity(2 * n);
+        let mut out = Vec::with_capacity(2 * n);
+        let mut bad = false;
+        for &b in bytes {
+            let (hi, lo) = (table[usize::from(b >> 4)], table[usize::from(b & 0x0F)]);
+            bad |= (hi | lo) == 0xFF;
+            out.extend_from_slice(&[hi, lo]);
+        }
+        if start & 0x80 != 0 {
+            out.pop();
+        }
+        // The nibble pad (15, read as NUL) may only be the dropped last digit.
+        if bad || (t == tag::NIBBLE_8 && out.contains(&0)) {
+            return Err(self.packed_error(at, bytes, t, start));
+        }
+        // Every table entry is ASCII, so this never fails.
+        String::from_utf8(out).map_err(|_| self.err(at, K::InvalidTag(t)))
+    }
+
+    /// Locates the offending nibble of a rejected packed string.
+    #[cold]
+    fn packed_error(&self, at: usize, bytes: &[u8], t: u8, start: u8) -> DecodeError {
+        let table = if t == tag::NIBBLE_8 {
+            &NIBBLE_CHARS
+        } else {
+            &HEX_CHARS
+        };
+        let last = bytes.len().wrapping_sub(1);
         for (i, &b) in bytes.iter().enumerate() {
-            for v in [b >> 4, b & 0x0F] {
+            for (j, v) in [b >> 4, b & 0x0F].into_iter().enumerate() {
                 let c = table[usize::from(v)];
-                if c == 0xFF {
-                    return Err(self.err(at + i, K::InvalidNibble(v)));
+                let dropped = j == 1 && i == last && start & 0x80 != 0;
+                if c == 0xFF || (c == 0 && !dropped) {
+                    return self.err(at + i, K::InvalidNibble(v));
                 }
-                s.push(char::from(c));
             }
         }
-        if odd {
-            s.pop();
-        }
-        // The nibble pad (15) may only be the dropped last digit; elsewhere it would make a
-        // NUL character that no encoder produces.
-        if t == tag::NIBBLE_8 && s.as_bytes().contains(&0) {
-            let i = s.bytes().position(|c| c == 0).unwrap_or(0) / 2;
-            return Err(self.err(at + i, K::InvalidNibble(15)));
-        }
-        Ok(s)
+        self.err(at, K::InvalidNibble(15))
     }
 
     /// Reads a string that starts with tag byte `t`. JID encodings are rejected unless

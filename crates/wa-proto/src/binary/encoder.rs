@@ -85,38 +85,59 @@ fn classify_jid(s: &str) -> Option<JidPlan<'_>> {
     }
 }
 
-#[inline]
-fn is_nibble(s: &[u8]) -> bool {
-    !s.is_empty()
-        && s.len() <= tag::PACKED_MAX
-        && s.iter()
-            .all(|&b| b.is_ascii_digit() || b == b'-' || b == b'.')
-}
+/// Character classes of the packed encodings.
+const NIBBLE: u8 = 1;
+const HEX: u8 = 2;
 
-#[inline]
-fn is_hex(s: &[u8]) -> bool {
-    !s.is_empty()
-        && s.len() <= tag::PACKED_MAX
-        && s.iter()
-            .all(|&b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
-}
-
-#[inline]
-fn nibble_code(b: u8) -> u8 {
-    match b {
-        b'-' => 10,
-        b'.' => 11,
-        d => d - b'0',
+const CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = NIBBLE | HEX;
+        c += 1;
     }
+    t[b'-' as usize] = NIBBLE;
+    t[b'.' as usize] = NIBBLE;
+    let mut c = b'A';
+    while c <= b'F' {
+        t[c as usize] = HEX;
+        c += 1;
+    }
+    t
+};
+
+/// Which of NIBBLE / HEX hold for every byte of a packable-length string (0 as soon as
+/// neither can).
+#[inline]
+fn packable(s: &[u8]) -> u8 {
+    let mut all = NIBBLE | HEX;
+    for &b in s {
+        all &= CLASSES[usize::from(b)];
+        if all == 0 {
+            break;
+        }
+    }
+    all
 }
 
-#[inline]
-fn hex_code(b: u8) -> u8 {
-    match b {
-        b'A'..=b'F' => b - b'A' + 10,
-        d => d - b'0',
+/// The 4-bit code of a packable byte: `0-9` = 0..9, `-` = 10, `.` = 11, `A-F` = 10..15 (the
+/// nibble and hex alphabets never mix within one string).
+const PACK_CODES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = c - b'0';
+        c += 1;
     }
-}
+    t[b'-' as usize] = 10;
+    t[b'.' as usize] = 11;
+    let mut c = b'A';
+    while c <= b'F' {
+        t[c as usize] = c - b'A' + 10;
+        c += 1;
+    }
+    t
+};
 
 /// A cheap upper bound-ish estimate of the encoded size, used to pre-size the buffer.
 pub(crate) fn estimate_size(node: &Node) -> usize {
@@ -187,17 +208,20 @@ impl<'a> Encoder<'a> {
         Ok(())
     }
 
-    fn packed(&mut self, kind: u8, s: &[u8], code: fn(u8) -> u8) {
-        let odd = s.len() % 2;
+    /// Writes a NIBBLE_8 or HEX_8 string (its bytes already checked by [`packable`]).
+    fn packed(&mut self, kind: u8, s: &[u8]) {
+        let odd = s.len() % 2 == 1;
         self.out.reserve(2 + s.len().div_ceil(2));
-        self.byte(kind);
-        self.byte((s.len().div_ceil(2) as u8) | if odd == 1 { 0x80 } else { 0 });
+        self.out.push(kind);
+        self.out
+            .push((s.len().div_ceil(2) as u8) | if odd { 0x80 } else { 0 });
         let mut pairs = s.chunks_exact(2);
         for p in pairs.by_ref() {
-            self.byte((code(p[0]) << 4) | code(p[1]));
+            self.out
+                .push((PACK_CODES[usize::from(p[0])] << 4) | PACK_CODES[usize::from(p[1])]);
         }
         if let [last] = pairs.remainder() {
-            self.byte((code(*last) << 4) | 0x0F);
+            self.out.push((PACK_CODES[usize::from(*last)] << 4) | 0x0F);
         }
     }
 
@@ -208,38 +232,61 @@ impl<'a> Encoder<'a> {
         }
     }
 
-    /// Writes a string; `jid_ok` enables the JID detection step (off for tags and keys).
+    /// Writes a tag, key or JID part: token, packed or raw (no JID detection).
+    #[inline]
+    fn plain(&mut self, s: &str) -> Result<(), EncodeError> {
+        self.string(s, false)
+    }
+
+    /// Writes a string value: like [`Encoder::plain`], plus the JID step for strings with `@`.
+    #[inline]
+    fn value(&mut self, s: &str) -> Result<(), EncodeError> {
+        self.string(s, true)
+    }
+
+    #[inline(always)]
     fn string(&mut self, s: &str, jid_ok: bool) -> Result<(), EncodeError> {
         if let Some(t) = tokens::lookup(s) {
             self.token(t);
             return Ok(());
         }
         let b = s.as_bytes();
-        if is_nibble(b) {
-            self.packed(tag::NIBBLE_8, b, nibble_code);
-        } else if is_hex(b) {
-            self.packed(tag::HEX_8, b, hex_code);
+        let class = if !b.is_empty() && b.len() <= tag::PACKED_MAX {
+            packable(b)
+        } else {
+            0
+        };
+        if class & NIBBLE != 0 {
+            self.packed(tag::NIBBLE_8, b);
+        } else if class & HEX != 0 {
+            self.packed(tag::HEX_8, b);
         } else if jid_ok && b.contains(&b'@') {
-            match classify_jid(s) {
-                Some(JidPlan::Pair { user, server }) => {
-                    self.byte(tag::JID_PAIR);
-                    self.jid_user_or_empty(user)?;
-                    self.string(server, false)?;
-                }
-                Some(JidPlan::Ad {
-                    domain,
-                    device,
-                    user,
-                }) => {
-                    self.out.extend_from_slice(&[tag::AD_JID, domain, device]);
-                    self.string(user, false)?;
-                }
-                None => self.binary(b)?,
-            }
+            self.jid_string(s)?;
         } else {
             self.binary(b)?;
         }
         Ok(())
+    }
+
+    /// A string with an `@`: a JID if it spells one losslessly, else raw.
+    #[inline(never)]
+    fn jid_string(&mut self, s: &str) -> Result<(), EncodeError> {
+        match classify_jid(s) {
+            Some(JidPlan::Pair { user, server }) => {
+                self.byte(tag::JID_PAIR);
+                self.jid_user_or_empty(user)?;
+                self.plain(server)
+            }
+            Some(JidPlan::Ad {
+                domain,
+                device,
+                user,
+            }) => {
+                self.out.extend_from_slice(&[tag::AD_JID, domain, device]);
+                self.plain(user)
+            }
+            None => self.binary(s.as_bytes()),
+        }
     }
 
     fn jid_user_or_empty(&mut self, user: &str) -> Result<(), EncodeError> {
@@ -247,7 +294,7 @@ impl<'a> Encoder<'a> {
             self.byte(tag::LIST_EMPTY);
             Ok(())
         } else {
-            self.string(user, false)
+            self.plain(user)
         }
     }
 
@@ -255,16 +302,16 @@ impl<'a> Encoder<'a> {
         match &jid.server {
             Server::Messenger => {
                 self.byte(tag::FB_JID);
-                self.string(&jid.user, false)?;
+                self.plain(&jid.user)?;
                 self.out.extend_from_slice(&jid.device.to_be_bytes());
-                self.string(jid.server.as_str(), false)
+                self.plain(jid.server.as_str())
             }
             Server::Interop => {
                 self.byte(tag::INTEROP_JID);
-                self.string(&jid.user, false)?;
+                self.plain(&jid.user)?;
                 self.out.extend_from_slice(&jid.device.to_be_bytes());
                 self.out.extend_from_slice(&jid.integrator.to_be_bytes());
-                self.string(jid.server.as_str(), false)
+                self.plain(jid.server.as_str())
             }
             server => match server.ad_domain() {
                 Some(domain) if jid.device != 0 || jid.agent != 0 => {
@@ -275,12 +322,12 @@ impl<'a> Encoder<'a> {
                     };
                     self.out
                         .extend_from_slice(&[tag::AD_JID, domain, jid.device as u8]);
-                    self.string(&jid.user, false)
+                    self.plain(&jid.user)
                 }
                 _ => {
                     self.byte(tag::JID_PAIR);
                     self.jid_user_or_empty(&jid.user)?;
-                    self.string(server.as_str(), false)
+                    self.plain(server.as_str())
                 }
             },
         }
@@ -289,11 +336,11 @@ impl<'a> Encoder<'a> {
     pub(crate) fn node(&mut self, node: &Node) -> Result<(), EncodeError> {
         let has_content = !matches!(node.content, Content::None);
         self.list_start(1 + 2 * node.attrs.len() + usize::from(has_content))?;
-        self.string(&node.tag, false)?;
+        self.plain(&node.tag)?;
         for (k, v) in &node.attrs {
-            self.string(k, false)?;
+            self.plain(k)?;
             match v {
-                AttrValue::Str(s) => self.string(s, true)?,
+                AttrValue::Str(s) => self.value(s)?,
                 AttrValue::Jid(j) => self.jid(j)?,
             }
         }
@@ -306,7 +353,7 @@ impl<'a> Encoder<'a> {
                 }
             }
             Content::Bytes(b) => self.binary(b)?,
-            Content::Str(s) => self.string(s, true)?,
+            Content::Str(s) => self.value(s)?,
             Content::Jid(j) => self.jid(j)?,
         }
         Ok(())

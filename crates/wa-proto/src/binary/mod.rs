@@ -78,14 +78,14 @@ pub const DEFAULT_MAX_INFLATED: usize = 32 << 20;
 pub const FLAG_COMPRESSED: u8 = 0x02;
 
 /// Encodes a node (without the flags byte), appending to `out`.
+/// The buffer grows as needed; reuse it across calls to avoid allocating.
 pub fn encode_node_into(node: &Node, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    out.reserve(encoder::estimate_size(node));
     encoder::Encoder::new(out).node(node)
 }
 
 /// Encodes a node (without the flags byte).
 pub fn try_encode_node(node: &Node) -> Result<Vec<u8>, EncodeError> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(encoder::estimate_size(node));
     encode_node_into(node, &mut out)?;
     Ok(out)
 }

@@ -1299,8 +1299,10 @@ const MAX_TOKEN_LEN: usize = max_token_len();
 const INDEX_SLOTS: usize = 4096;
 const INDEX_MASK: u32 = (INDEX_SLOTS as u32) - 1;
 
-/// Index slot value: 0 = empty, 1..=235 single-byte, 0x100 + d * 256 + i double-byte.
-static INDEX: [u16; INDEX_SLOTS] = build_index();
+/// Index slot: low 16 bits = token code (0 = empty, 1..=235 single-byte,
+/// 0x100 + d * 256 + i double-byte), high 16 bits = a fingerprint of the hash, checked
+/// before comparing strings.
+static INDEX: [u32; INDEX_SLOTS] = build_index();
 
 const fn max_token_len() -> usize {
     let mut max = 0;
@@ -1325,29 +1327,119 @@ const fn max_token_len() -> usize {
     max
 }
 
-/// FNV-1a over the bytes, with a final xor-shift so the low bits mix well.
-#[inline]
-const fn hash(bytes: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    let mut i = 0;
-    while i < bytes.len() {
-        h ^= bytes[i] as u32;
-        h = h.wrapping_mul(0x0100_0193);
-        i += 1;
-    }
-    h ^ (h >> 13)
+/// Hash of a token, from two words that together hold every byte of strings up to 16 bytes:
+/// the first and last 8 bytes (8 or more bytes), the first and last 4 bytes (4 to 7), or the
+/// first, middle and last byte (1 to 3); plus the length, multiplied by an odd constant.
+/// Tokens are at most 48 bytes; a probe compares the whole string when it is longer than 16.
+const fn hash_const(bytes: &[u8]) -> u32 {
+    let (a, b) = words_const(bytes);
+    mix(a, b, bytes.len())
 }
 
-const fn insert(table: &mut [u16; INDEX_SLOTS], token: &str, code: u16) {
-    let mut slot = hash(token.as_bytes()) & INDEX_MASK;
+const fn words_const(bytes: &[u8]) -> (u64, u64) {
+    let len = bytes.len();
+    if len >= 8 {
+        (load_le_const(bytes, 0, 8), load_le_const(bytes, len - 8, 8))
+    } else if len >= 4 {
+        let v = load_le_const(bytes, 0, 4) | (load_le_const(bytes, len - 4, 4) << 32);
+        (v, v)
+    } else if len >= 1 {
+        let v = bytes[0] as u64 | (bytes[len / 2] as u64) << 8 | (bytes[len - 1] as u64) << 16;
+        (v, v)
+    } else {
+        (0, 0)
+    }
+}
+
+const fn load_le_const(bytes: &[u8], start: usize, n: usize) -> u64 {
+    let mut v = 0u64;
+    let mut i = 0;
+    while i < n {
+        v |= (bytes[start + i] as u64) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+#[inline(always)]
+const fn mix(a: u64, b: u64, len: usize) -> u32 {
+    let h = (a ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let h = (h ^ h >> 29 ^ b).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (h >> 32) as u32
+}
+
+/// Runtime twin of [`words_const`] (same values, whole-word loads).
+#[inline(always)]
+fn words(bytes: &[u8]) -> (u64, u64) {
+    let len = bytes.len();
+    if len >= 8 {
+        let mut first = [0u8; 8];
+        let mut last = [0u8; 8];
+        first.copy_from_slice(&bytes[..8]);
+        last.copy_from_slice(&bytes[len - 8..]);
+        (u64::from_le_bytes(first), u64::from_le_bytes(last))
+    } else if len >= 4 {
+        let mut first = [0u8; 4];
+        let mut last = [0u8; 4];
+        first.copy_from_slice(&bytes[..4]);
+        last.copy_from_slice(&bytes[len - 4..]);
+        let v = u64::from(u32::from_le_bytes(first)) | u64::from(u32::from_le_bytes(last)) << 32;
+        (v, v)
+    } else if len >= 1 {
+        let v =
+            u64::from(bytes[0]) | u64::from(bytes[len / 2]) << 8 | u64::from(bytes[len - 1]) << 16;
+        (v, v)
+    } else {
+        (0, 0)
+    }
+}
+
+/// Runtime twin of [`hash_const`] (same value, whole-word loads).
+#[cfg(test)]
+fn hash(bytes: &[u8]) -> u32 {
+    let (a, b) = words(bytes);
+    mix(a, b, bytes.len())
+}
+
+/// Per token code: its length and its two hash words. For tokens of at most 16 bytes the
+/// words cover every byte, so equal words and length mean equal strings.
+static TOKEN_WORDS: [(u64, u64, u8); 0x500] = build_words();
+
+const fn token_words_const(t: &str) -> (u64, u64, u8) {
+    let (a, b) = words_const(t.as_bytes());
+    (a, b, t.len() as u8)
+}
+
+const fn build_words() -> [(u64, u64, u8); 0x500] {
+    let mut t = [(0u64, 0u64, 0u8); 0x500];
+    let mut i = 1;
+    while i < SINGLE_BYTE_TOKENS.len() {
+        t[i] = token_words_const(SINGLE_BYTE_TOKENS[i]);
+        i += 1;
+    }
+    let mut d = 0;
+    while d < 4 {
+        let mut i = 0;
+        while i < 256 {
+            t[0x100 + d * 256 + i] = token_words_const(DOUBLE_BYTE_TOKENS[d][i]);
+            i += 1;
+        }
+        d += 1;
+    }
+    t
+}
+
+const fn insert(table: &mut [u32; INDEX_SLOTS], token: &str, code: u16) {
+    let h = hash_const(token.as_bytes());
+    let mut slot = h & INDEX_MASK;
     while table[slot as usize] != 0 {
         slot = (slot + 1) & INDEX_MASK;
     }
-    table[slot as usize] = code;
+    table[slot as usize] = (h & 0xFFFF_0000) | code as u32;
 }
 
-const fn build_index() -> [u16; INDEX_SLOTS] {
-    let mut table = [0u16; INDEX_SLOTS];
+const fn build_index() -> [u32; INDEX_SLOTS] {
+    let mut table = [0u32; INDEX_SLOTS];
     let mut i = 1;
     while i < SINGLE_BYTE_TOKENS.len() {
         insert(&mut table, SINGLE_BYTE_TOKENS[i], i as u16);
@@ -1380,24 +1472,35 @@ fn code_str(code: u16) -> &'static str {
 }
 
 /// Finds the token for `s`, if it is one (the empty string never is).
-#[inline]
+#[inline(always)]
 pub(crate) fn lookup(s: &str) -> Option<Token> {
     if s.is_empty() || s.len() > MAX_TOKEN_LEN {
         return None;
     }
-    let mut slot = hash(s.as_bytes()) & INDEX_MASK;
+    let bytes = s.as_bytes();
+    let (a, b) = words(bytes);
+    let h = mix(a, b, bytes.len());
+    let mut slot = h & INDEX_MASK;
     loop {
-        let code = INDEX[slot as usize];
-        if code == 0 {
+        let entry = INDEX[slot as usize];
+        if entry == 0 {
             return None;
         }
-        if code_str(code) == s {
-            return Some(if code < 0x100 {
-                Token::Single(code as u8)
-            } else {
-                let c = code - 0x100;
-                Token::Double((c >> 8) as u8, (c & 0xff) as u8)
-            });
+        let code = entry as u16;
+        if entry & 0xFFFF_0000 == h & 0xFFFF_0000 {
+            let (ta, tb, tlen) = TOKEN_WORDS[usize::from(code)];
+            let same = usize::from(tlen) == bytes.len()
+                && ta == a
+                && tb == b
+                && (bytes.len() <= 16 || code_str(code) == s);
+            if same {
+                return Some(if code < 0x100 {
+                    Token::Single(code as u8)
+                } else {
+                    let c = code - 0x100;
+                    Token::Double((c >> 8) as u8, (c & 0xff) as u8)
+                });
+            }
         }
         slot = (slot + 1) & INDEX_MASK;
     }
@@ -1434,6 +1537,60 @@ mod tests {
             for (i, t) in dict.iter().enumerate() {
                 assert_eq!(lookup(t), Some(Token::Double(d as u8, i as u8)), "{t}");
                 assert_eq!(double(d as u8, i as u8), Some(*t));
+            }
+        }
+    }
+
+    #[test]
+    fn runtime_and_const_hash_agree() {
+        let all = SINGLE_BYTE_TOKENS
+            .iter()
+            .chain(DOUBLE_BYTE_TOKENS.iter().flatten())
+            .copied()
+            .chain([
+                "",
+                "a",
+                "abcdefg",
+                "abcdefgh",
+                "abcdefghi",
+                "0123456789abcdef0123",
+            ]);
+        for t in all {
+            assert_eq!(hash(t.as_bytes()), hash_const(t.as_bytes()), "{t}");
+        }
+    }
+
+    #[test]
+    fn probe_chains_are_short() {
+        // Longest run of occupied slots: bounds the work of a failed lookup.
+        let mut longest = 0;
+        let mut run = 0;
+        for slot in INDEX.iter().chain(INDEX.iter()) {
+            run = if *slot == 0 { 0 } else { run + 1 };
+            longest = longest.max(run);
+        }
+        assert!(longest < 24, "{longest}");
+    }
+
+    #[test]
+    fn near_misses_are_not_found() {
+        let all: Vec<&str> = SINGLE_BYTE_TOKENS[1..]
+            .iter()
+            .chain(DOUBLE_BYTE_TOKENS.iter().flatten())
+            .copied()
+            .collect();
+        for t in &all {
+            // Change one byte in the middle, drop the last byte, append a byte.
+            let mut v = t.as_bytes().to_vec();
+            let mid = v.len() / 2;
+            v[mid] = if v[mid] == b'~' { b'!' } else { b'~' };
+            let changed = String::from_utf8(v).unwrap();
+            let shorter = &t[..t.len() - 1];
+            let longer = format!("{t}~");
+            for s in [changed.as_str(), shorter, longer.as_str()] {
+                if !all.contains(&s) {
+                    assert_eq!(lookup(s), None, "{s}");
+                }
             }
         }
     }

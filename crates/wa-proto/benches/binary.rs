@@ -1,0 +1,106 @@
+//! Binary node codec throughput over the public vector corpus (frames < 64 KiB, as in
+//! design.md §4): encode node trees to bytes, and decode bytes to owned trees.
+//!
+//! `cargo bench -p wa-proto --bench binary -- --warm-up-time 1 --measurement-time 3`
+
+#[path = "../tests/data/binary/json.rs"]
+mod json;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use json::{NodeCase, NodeFile, load};
+use wa_proto::binary::{Node, decode_node, encode_node, encode_node_into};
+
+struct Corpus {
+    /// Node bytes (without the flags byte).
+    frames: Vec<Vec<u8>>,
+    /// The same nodes as the decoder returns them (typed JIDs).
+    decoded: Vec<Node>,
+    /// The same nodes as the vectors give them to the encoder (every value a string).
+    as_strings: Vec<Node>,
+    bytes: u64,
+}
+
+fn corpus() -> Corpus {
+    let file: NodeFile = load("nodes.json");
+    let cases: Vec<&NodeCase> = file
+        .cases
+        .iter()
+        .filter(|c| c.frame().len() < 64 << 10)
+        .collect();
+    let frames: Vec<Vec<u8>> = cases.iter().map(|c| c.frame()[1..].to_vec()).collect();
+    let decoded: Vec<Node> = frames
+        .iter()
+        .map(|f| decode_node(f).expect("vector decodes"))
+        .collect();
+    let as_strings = cases.iter().map(|c| c.node.to_node()).collect();
+    let bytes = frames.iter().map(|f| f.len() as u64).sum();
+    Corpus {
+        frames,
+        decoded,
+        as_strings,
+        bytes,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let corpus = corpus();
+    let mut g = c.benchmark_group("binary_corpus");
+    g.throughput(Throughput::Bytes(corpus.bytes));
+    g.bench_function("encode_typed_nodes", |b| {
+        b.iter(|| {
+            for n in &corpus.decoded {
+                black_box(encode_node(black_box(n)));
+            }
+        })
+    });
+    g.bench_function("encode_string_nodes", |b| {
+        b.iter(|| {
+            for n in &corpus.as_strings {
+                black_box(encode_node(black_box(n)));
+            }
+        })
+    });
+    g.bench_function("encode_into_reused_buffer", |b| {
+        let mut out = Vec::with_capacity(64 << 10);
+        b.iter(|| {
+            for n in &corpus.decoded {
+                out.clear();
+                encode_node_into(black_box(n), &mut out).expect("encodable");
+                black_box(&out);
+            }
+        })
+    });
+    g.bench_function("decode_owned", |b| {
+        b.iter(|| {
+            for f in &corpus.frames {
+                black_box(decode_node(black_box(f)).expect("decodes"));
+            }
+        })
+    });
+    g.finish();
+
+    // One stanza on its own: the largest `message` node of the corpus.
+    let stanza = corpus
+        .decoded
+        .iter()
+        .zip(&corpus.frames)
+        .filter(|(n, _)| n.tag == "message")
+        .max_by_key(|(_, f)| f.len())
+        .map(|(n, f)| (n.clone(), f.clone()));
+    if let Some((node, frame)) = stanza {
+        let mut g = c.benchmark_group("binary_message_stanza");
+        g.throughput(Throughput::Bytes(frame.len() as u64));
+        g.bench_function("encode", |b| {
+            b.iter(|| black_box(encode_node(black_box(&node))))
+        });
+        g.bench_function("decode_owned", |b| {
+            b.iter(|| black_box(decode_node(black_box(&frame)).expect("decodes")))
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
