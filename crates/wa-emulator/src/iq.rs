@@ -410,8 +410,14 @@ fn usync(conn: &Conn, node: &Node) -> Node {
                 ("contact", a) => {
                     let mut c =
                         Node::new("contact").attr("type", if a.is_some() { "in" } else { "out" });
-                    if let Some(orig) = contact.and_then(Node::text_content) {
-                        c = c.text(orig.to_owned());
+                    // Echo the query as bytes (whatsmeow reads it as []byte).
+                    let query = contact.and_then(|c| {
+                        c.bytes_content()
+                            .map(<[u8]>::to_vec)
+                            .or_else(|| c.text_content().map(|t| t.as_bytes().to_vec()))
+                    });
+                    if let Some(q) = query {
+                        c = c.bytes(q);
                     }
                     children.push(c);
                 }

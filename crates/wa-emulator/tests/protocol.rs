@@ -634,3 +634,41 @@ async fn restarted_emulator_keeps_accounts_devices_and_root() {
     let m = c.decrypt(&format!("{B}:0"), msg.get_child("enc").unwrap());
     assert_eq!(text(&m), Some("after restart"));
 }
+
+#[tokio::test]
+async fn usync_contact_query_answers_in_and_out() {
+    let emu = setup().await;
+    let (_c, mut link) = paired_companion(&emu).await;
+    let resp = link
+        .iq(Node::new("iq")
+            .attr("xmlns", "usync")
+            .attr("type", "get")
+            .child(
+                Node::new("usync")
+                    .attr("sid", "c")
+                    .attr("mode", "query")
+                    .attr("context", "interactive")
+                    .children([
+                        Node::new("query").child(Node::new("contact")),
+                        Node::new("list").children([
+                            Node::new("user").child(Node::new("contact").text(format!("+{B}"))),
+                            Node::new("user").child(Node::new("contact").text("+19990001234")),
+                        ]),
+                    ]),
+            ))
+        .await;
+    let users: Vec<&Node> = resp
+        .get_child_by_path(&["usync", "list"])
+        .unwrap()
+        .children_by_tag("user")
+        .collect();
+    assert_eq!(users.len(), 2);
+    assert_eq!(users[0].attr_jid("jid"), Some(Jid::pn(B)));
+    let c0 = users[0].get_child("contact").unwrap();
+    assert_eq!(c0.attr_str("type"), Some("in"));
+    assert_eq!(c0.bytes_content(), Some(format!("+{B}").as_bytes()));
+    assert_eq!(
+        users[1].get_child("contact").unwrap().attr_str("type"),
+        Some("out")
+    );
+}
