@@ -284,7 +284,20 @@ pub struct Harness {
 }
 
 pub async fn start(dir: &Path, connector: Arc<dyn Connector>, opts: GatewayOptions) -> Harness {
-    let db = SledDatabase::open(dir.join("wa.sled")).unwrap();
+    start_db(
+        SledDatabase::open(dir.join("wa.sled")).unwrap(),
+        connector,
+        opts,
+    )
+    .await
+}
+
+/// A gateway whose records live in `db` (the one database of the process).
+pub async fn start_db(
+    db: SledDatabase,
+    connector: Arc<dyn Connector>,
+    opts: GatewayOptions,
+) -> Harness {
     let registry = Arc::new(db.session_store(REGISTRY_NAMESPACE).unwrap());
     let gateway = Gateway::open(connector, registry, opts).unwrap();
     let g = gateway.clone();
