@@ -67,16 +67,19 @@ impl Creds {
     }
 
     /// The QR text for one server ref.
+    /// The QR text for one server ref, in the form current whatsmeow and Baileys show:
+    /// `https://wa.me/settings/linked_devices#ref,noise,identity,adv,platform`.
     pub(crate) fn qr_text(&self, reference: &str, platform: DevicePlatform) -> String {
-        let mut s = wa_proto::pairing::qr_text(
-            reference,
-            self.noise.public.as_djb(),
-            self.identity.public.as_djb(),
-            &self.adv_secret,
-        );
-        s.push(',');
-        s.push(platform.qr_platform_id());
-        s
+        wa_proto::pairing::QrCode {
+            reference: reference.to_owned(),
+            noise_public: *self.noise.public.as_djb(),
+            identity_public: *self.identity.public.as_djb(),
+            adv_secret: self.adv_secret,
+            client_type: wa_proto::pairing::CompanionClientType::from_char(
+                platform.qr_platform_id(),
+            ),
+        }
+        .to_deep_link()
     }
 
     fn to_record(&self) -> DeviceRecord {

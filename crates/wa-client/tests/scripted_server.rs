@@ -269,8 +269,10 @@ async fn pair(
     let Event::Qr { code, .. } = next_event(events).await else {
         panic!("expected Qr")
     };
+    assert!(code.starts_with(wa_proto::pairing::QR_DEEP_LINK_PREFIX), "{code}");
     let qr = QrCode::parse(&code).unwrap();
     assert_eq!(qr.reference, "REF-ONE");
+    assert_eq!(qr.client_type.map(|t| t.as_char()), Some('1'), "Chrome");
     assert_eq!(qr.noise_public, s.client_static);
     assert_eq!(qr.identity_public.to_vec(), reg.e_ident.clone().unwrap());
     assert_eq!(client.qr().unwrap().0, code);
