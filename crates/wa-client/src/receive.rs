@@ -95,7 +95,7 @@ fn decrypt_pairwise(
     buffer_key: &str,
 ) -> Result<Result<Vec<u8>, Failure>, ClientError> {
     let store = client.store().as_ref();
-    let creds = crate::creds::load(store)?.ok_or(ClientError::NotConnected)?;
+    let creds = glue::creds(client)?;
     let addr = glue::address(sender);
     let mut record = glue::load_session(store, sender)?;
     let mut rng = client.config().rng.clone();
@@ -287,6 +287,15 @@ pub(crate) async fn handle_message(client: &Client, node: &Node) -> Result<(), C
         sender.same_user(&m.jid) || m.lid.as_ref().is_some_and(|l| sender.same_user(l))
     });
 
+    // A device we did not know about: our cached list of that user is stale.
+    let state = &client.inner.messaging;
+    if state
+        .cached_devices(&sender.to_non_ad())
+        .is_some_and(|d| !d.contains(&sender))
+    {
+        state.invalidate_devices(&sender);
+    }
+
     let mut message: Option<proto::Message> = None;
     let mut failure: Option<Failure> = None;
     let mut max_count = 0u32;
@@ -459,7 +468,7 @@ async fn send_retry_receipt(
         return Ok(());
     };
     let store = client.store().as_ref();
-    let creds = crate::creds::load(store)?.ok_or(ClientError::NotConnected)?;
+    let creds = glue::creds(client)?;
     let mut r = Node::new("receipt")
         .attr("id", id.clone())
         .attr("type", "retry");

@@ -273,7 +273,7 @@ pub(crate) fn encrypt_for_devices(
     force_new: bool,
 ) -> Result<Vec<DeviceCiphertext>, ClientError> {
     let store = client.store().as_ref();
-    let creds = crate::creds::load(store)?.ok_or(ClientError::NotConnected)?;
+    let creds = glue::creds(client)?;
     let identity = IdentityKeyPair(creds.identity.clone());
     let mut rng = client.config().rng.clone();
     let mut batch = Batch::new();
@@ -321,7 +321,7 @@ pub(crate) fn encrypt_for_devices(
 
 /// Our signed device identity for `<device-identity>`, if paired.
 pub(crate) fn device_identity(client: &Client) -> Result<Option<Vec<u8>>, ClientError> {
-    Ok(crate::creds::load(client.store().as_ref())?.and_then(|c| c.account))
+    Ok(glue::creds(client)?.account.clone())
 }
 
 pub(crate) fn now_secs(client: &Client) -> u64 {

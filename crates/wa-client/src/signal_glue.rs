@@ -18,6 +18,7 @@ use wa_proto::proto;
 use wa_signal::{PreKeyBundle, PublicKey, SessionRecord};
 
 use crate::client::Client;
+use crate::creds::Creds;
 use crate::error::ClientError;
 use crate::store::Store;
 
@@ -54,6 +55,26 @@ pub(crate) struct MessagingState {
     retry_counts: Mutex<HashMap<String, u32>>,
     pub(crate) media_conn: Mutex<Option<crate::media::MediaConn>>,
     pub(crate) http: OnceLock<reqwest::Client>,
+    /// Decoded credentials with the record they came from (re-decoded when it changes).
+    creds: Mutex<Option<(crate::store::DeviceRecord, std::sync::Arc<Creds>)>>,
+}
+
+/// Our credentials, decoded once per stored device record (decoding derives public keys).
+pub(crate) fn creds(client: &Client) -> Result<std::sync::Arc<Creds>, ClientError> {
+    let store = client.store().as_ref();
+    let record = store
+        .load_device()
+        .map_err(store_err)?
+        .ok_or(ClientError::NotConnected)?;
+    let state = &client.inner.messaging;
+    if let Some((r, c)) = lock(&state.creds).as_ref() {
+        if *r == record {
+            return Ok(c.clone());
+        }
+    }
+    let c = std::sync::Arc::new(crate::creds::load(store)?.ok_or(ClientError::NotConnected)?);
+    *lock(&state.creds) = Some((record, c.clone()));
+    Ok(c)
 }
 
 impl MessagingState {
