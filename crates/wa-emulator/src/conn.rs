@@ -30,8 +30,8 @@ use wa_signal::PublicKey;
 use crate::Inner;
 use crate::error::EmulatorError;
 use crate::state::{
-    ConnCommand, ConnHandle, DeviceRecord, PairRequest, PendingRegistration, SignedPreKeyRecord,
-    now_secs,
+    ConnCommand, ConnHandle, DeviceRecord, LinkCodeRequest, PairRequest, PendingRegistration,
+    SignedPreKeyRecord, now_secs,
 };
 
 /// How long a client may take for each handshake message.
@@ -232,6 +232,7 @@ async fn serve(inner: Arc<Inner>, tcp: TcpStream) -> Result<(), ConnError> {
         client_static,
         session: Session::Handshaken,
         pending_pair: None,
+        link: None,
     };
     let result = conn.run(payload).await;
     conn.cleanup();
@@ -313,6 +314,22 @@ pub(crate) struct Conn {
     client_static: PublicKey,
     session: Session,
     pending_pair: Option<PendingPair>,
+    link: Option<LinkState>,
+}
+
+/// Pairing with a phone number: what the companion announced, and the phone's side once the
+/// code was entered.
+struct LinkState {
+    reference: String,
+    phone: String,
+    wrapped_companion: Vec<u8>,
+    entered: Option<LinkEntered>,
+}
+
+struct LinkEntered {
+    primary: wa_signal::KeyPair,
+    companion_ephemeral: PublicKey,
+    done: tokio::sync::oneshot::Sender<Result<String, EmulatorError>>,
 }
 
 /// What the stanza loop should do next.
@@ -356,6 +373,14 @@ impl Conn {
             let _ = p.done.send(Err(EmulatorError::Pairing(
                 "the companion disconnected before signing".to_owned(),
             )));
+        }
+        if let Some(l) = self.link.take() {
+            st.pending_link.remove(&l.reference);
+            if let Some(e) = l.entered {
+                let _ = e.done.send(Err(EmulatorError::Pairing(
+                    "the companion disconnected during link-code pairing".to_owned(),
+                )));
+            }
         }
     }
 
@@ -598,6 +623,10 @@ impl Conn {
                 self.start_pair(*req).await?;
                 Ok(Flow::Continue)
             }
+            ConnCommand::LinkCode(req) => {
+                self.link_code_entered(*req).await?;
+                Ok(Flow::Continue)
+            }
         }
     }
 
@@ -768,6 +797,9 @@ impl Conn {
             return Ok(Flow::Close);
         }
         if self.me().is_none() {
+            if node.tag == "iq" && node.get_child("link_code_companion_reg").is_some() {
+                return self.link_code_iq(&node).await;
+            }
             // Registration sockets only carry acks of pair-device and pings.
             if node.tag == "iq" && node.attr_str("type") == Some("get") {
                 let reply = crate::iq::result(&node);
@@ -785,5 +817,192 @@ impl Conn {
             }
             _ => Ok(Flow::Continue),
         }
+    }
+}
+
+impl Conn {
+    /// `<link_code_companion_reg stage="companion_hello|companion_finish">` from a registering
+    /// companion.
+    async fn link_code_iq(&mut self, node: &Node) -> Result<Flow, ConnError> {
+        let Some(reg) = node.get_child("link_code_companion_reg") else {
+            return Ok(Flow::Continue);
+        };
+        if !matches!(self.session, Session::Registering { .. }) {
+            self.writer
+                .node(&crate::iq::error(node, 400, "bad-request"))
+                .await?;
+            return Ok(Flow::Continue);
+        }
+        let bytes_of = |tag: &str| -> Option<Vec<u8>> {
+            let c = reg.get_child(tag)?;
+            c.bytes_content()
+                .map(<[u8]>::to_vec)
+                .or_else(|| c.text_content().map(|t| t.as_bytes().to_vec()))
+        };
+        match reg.attr_str("stage") {
+            Some("companion_hello") => {
+                let phone = reg.attr_jid("jid").map(|j| j.user);
+                let wrapped = bytes_of("link_code_pairing_wrapped_companion_ephemeral_pub");
+                let known = phone
+                    .as_ref()
+                    .is_some_and(|p| self.inner.store.lock().accounts.contains_key(p));
+                let (Some(phone), Some(wrapped), true) = (phone, wrapped, known) else {
+                    self.writer
+                        .node(&crate::iq::error(node, 400, "bad-request"))
+                        .await?;
+                    return Ok(Flow::Continue);
+                };
+                if wrapped.len() != crate::linkcode::WRAPPED_LEN {
+                    self.writer
+                        .node(&crate::iq::error(node, 400, "bad-request"))
+                        .await?;
+                    return Ok(Flow::Continue);
+                }
+                let mut r = [0u8; 16];
+                OsRng.fill(&mut r);
+                let reference = hex::encode(r);
+                {
+                    let mut st = self.inner.store.lock();
+                    if let Some(old) = &self.link {
+                        st.pending_link.remove(&old.reference);
+                    }
+                    st.pending_link
+                        .insert(reference.clone(), (phone.clone(), self.handle.clone()));
+                }
+                self.link = Some(LinkState {
+                    reference: reference.clone(),
+                    phone,
+                    wrapped_companion: wrapped,
+                    entered: None,
+                });
+                let reply = crate::iq::result(node).child(
+                    Node::new("link_code_companion_reg")
+                        .child(Node::new("link_code_pairing_ref").bytes(reference.into_bytes())),
+                );
+                self.writer.node(&reply).await?;
+            }
+            Some("companion_finish") => {
+                self.writer.node(&crate::iq::result(node)).await?;
+                let bundle = bytes_of("link_code_pairing_wrapped_key_bundle");
+                let Some(link) = self.link.take() else {
+                    return Ok(Flow::Continue);
+                };
+                self.inner.store.lock().pending_link.remove(&link.reference);
+                let Some(entered) = link.entered else {
+                    return Ok(Flow::Continue);
+                };
+                let outcome = self.open_bundle(&link.phone, &entered, bundle.as_deref());
+                match outcome {
+                    Ok(adv_secret) => {
+                        self.start_pair(PairRequest {
+                            phone: link.phone,
+                            adv_secret,
+                            done: entered.done,
+                        })
+                        .await?;
+                    }
+                    Err(e) => {
+                        let _ = entered.done.send(Err(e));
+                    }
+                }
+            }
+            _ => {
+                self.writer
+                    .node(&crate::iq::error(node, 400, "bad-request"))
+                    .await?;
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Checks the companion's key bundle and derives the new ADV secret.
+    fn open_bundle(
+        &self,
+        phone: &str,
+        entered: &LinkEntered,
+        bundle: Option<&[u8]>,
+    ) -> Result<[u8; 32], EmulatorError> {
+        let wrong = || EmulatorError::Pairing("wrong link code or bad key bundle".to_owned());
+        let Session::Registering { identity, .. } = &self.session else {
+            return Err(wrong());
+        };
+        let eph_shared = entered
+            .primary
+            .private
+            .calculate_agreement(&entered.companion_ephemeral);
+        let plain = crate::linkcode::open_key_bundle(&eph_shared, bundle.ok_or_else(wrong)?)
+            .ok_or_else(wrong)?;
+        let phone_identity = self
+            .inner
+            .store
+            .lock()
+            .account(phone)?
+            .phone_state
+            .identity();
+        if plain[..32] != identity[..] || plain[32..64] != phone_identity.public.as_djb()[..] {
+            return Err(wrong());
+        }
+        let id_shared = phone_identity
+            .private
+            .calculate_agreement(&PublicKey::from_djb(*identity));
+        Ok(crate::linkcode::adv_secret(
+            &eph_shared,
+            &id_shared,
+            &plain[64..],
+        ))
+    }
+
+    /// The phone entered the code: unwrap the companion's ephemeral key, send ours.
+    async fn link_code_entered(&mut self, req: LinkCodeRequest) -> Result<(), ConnError> {
+        let Some(link) = self.link.as_mut().filter(|l| l.entered.is_none()) else {
+            let _ = req.done.send(Err(EmulatorError::BadQr(
+                "no companion is waiting for a link code".to_owned(),
+            )));
+            return Ok(());
+        };
+        let wrapped = link.wrapped_companion.clone();
+        let code = req.code.clone();
+        let primary = wa_signal::KeyPair::generate(&mut OsRng);
+        let primary_pub = *primary.public.as_djb();
+        let crypto = tokio::task::spawn_blocking(move || {
+            let companion = crate::linkcode::unwrap_ephemeral(&code, &wrapped)?;
+            let ours = crate::linkcode::wrap_ephemeral(&code, &primary_pub, &mut OsRng);
+            Some((companion, ours))
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some((companion, wrapped_primary)) = crypto else {
+            let _ = req
+                .done
+                .send(Err(EmulatorError::Pairing("bad link code data".to_owned())));
+            return Ok(());
+        };
+        let reference = link.reference.clone();
+        link.entered = Some(LinkEntered {
+            primary,
+            companion_ephemeral: PublicKey::from_djb(companion),
+            done: req.done,
+        });
+        let identity = self
+            .inner
+            .store
+            .lock()
+            .account(&req.phone)
+            .map(|a| *a.phone_state.identity().public.as_djb());
+        let Ok(identity) = identity else {
+            return Ok(());
+        };
+        let n = Node::new("notification")
+            .attr("from", Jid::server())
+            .attr("type", "link_code_companion_reg")
+            .attr("id", new_id())
+            .attr("t", now_secs().to_string())
+            .child(Node::new("link_code_companion_reg").children([
+                Node::new("link_code_pairing_ref").bytes(reference.into_bytes()),
+                Node::new("link_code_pairing_wrapped_primary_ephemeral_pub").bytes(wrapped_primary),
+                Node::new("primary_identity_pub").bytes(identity.to_vec()),
+            ]));
+        self.writer.node(&n).await
     }
 }

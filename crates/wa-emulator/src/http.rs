@@ -29,6 +29,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/control/accounts/{phone}", get(get_account))
         .route("/control/accounts/{phone}/scan", post(scan))
         .route("/control/accounts/{phone}/send", post(send))
+        .route("/control/accounts/{phone}/link_code", post(link_code))
         .route("/control/accounts/{phone}/inbox", get(inbox))
         .route("/control/accounts/{phone}/devices/{device}", delete(unlink))
         .route(
@@ -104,6 +105,26 @@ async fn scan(State(inner): State<AppState>, Path(phone): Path<String>, body: By
         Err(e) => return e.into_response(),
     };
     match phone_of(&inner, &phone).scan(&req.qr).await {
+        Ok(jid) => axum::Json(serde_json::json!({ "device_jid": jid })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct LinkCodeReq {
+    code: String,
+}
+
+async fn link_code(
+    State(inner): State<AppState>,
+    Path(phone): Path<String>,
+    body: Bytes,
+) -> Response {
+    let req: LinkCodeReq = match parse_json(&body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    match phone_of(&inner, &phone).enter_link_code(&req.code).await {
         Ok(jid) => axum::Json(serde_json::json!({ "device_jid": jid })).into_response(),
         Err(e) => e.into_response(),
     }

@@ -60,6 +60,7 @@ mod conn;
 mod error;
 mod http;
 mod iq;
+mod linkcode;
 mod phone;
 mod route;
 mod state;

@@ -898,6 +898,47 @@ impl Phone {
         }
     }
 
+    /// Pairs with a phone number: the phone "enters" the 8-character code that a registering
+    /// companion displays (after its `companion_hello` for this account's number). Completes
+    /// the whole flow (key exchange, pair-success, pair-device-sign, 515) and returns the new
+    /// device JID.
+    pub async fn enter_link_code(&self, code: &str) -> Result<String, EmulatorError> {
+        let code = crate::linkcode::normalize_code(code).ok_or_else(|| {
+            EmulatorError::InvalidRequest("a link code is 8 letters or digits".to_owned())
+        })?;
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        {
+            let st = self.inner.store.lock();
+            st.account(&self.phone)?;
+            let conn = st
+                .pending_link
+                .values()
+                .find(|(p, _)| *p == self.phone)
+                .map(|(_, c)| c.clone())
+                .ok_or_else(|| {
+                    EmulatorError::BadQr(
+                        "no companion is waiting for a link code for this number".to_owned(),
+                    )
+                })?;
+            conn.tx
+                .send(ConnCommand::LinkCode(Box::new(
+                    crate::state::LinkCodeRequest {
+                        phone: self.phone.clone(),
+                        code,
+                        done: done_tx,
+                    },
+                )))
+                .map_err(|_| EmulatorError::BadQr("the companion disconnected".to_owned()))?;
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(90), done_rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(EmulatorError::Pairing(
+                "the companion disconnected".to_owned(),
+            )),
+            Err(_) => Err(EmulatorError::Pairing("timed out".to_owned())),
+        }
+    }
+
     /// Unlinks a companion: it gets `<stream:error code="401"><conflict type="device_removed"/>`
     /// and later logins are refused with `<failure reason="401"/>`.
     pub async fn unlink(&self, device: u32) -> Result<(), EmulatorError> {

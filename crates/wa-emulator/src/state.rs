@@ -112,6 +112,8 @@ pub(crate) enum ConnCommand {
     Drop,
     /// The phone scanned this connection's QR: send pair-success and report the outcome.
     Pair(Box<PairRequest>),
+    /// The phone entered this connection's link code.
+    LinkCode(Box<LinkCodeRequest>),
 }
 
 /// A scan request handed to the connection that shows the QR.
@@ -119,6 +121,15 @@ pub(crate) enum ConnCommand {
 pub(crate) struct PairRequest {
     pub(crate) phone: String,
     pub(crate) adv_secret: [u8; 32],
+    pub(crate) done: oneshot::Sender<Result<String, EmulatorError>>,
+}
+
+/// A link code entered on a phone, handed to the connection that asked for it.
+#[derive(Debug)]
+pub(crate) struct LinkCodeRequest {
+    pub(crate) phone: String,
+    /// The 8 characters, normalised.
+    pub(crate) code: String,
     pub(crate) done: oneshot::Sender<Result<String, EmulatorError>>,
 }
 
@@ -153,6 +164,8 @@ pub(crate) struct State {
     pub(crate) conns: HashMap<(String, u32), ConnHandle>,
     /// Registration connections by QR ref.
     pub(crate) pending: HashMap<String, PendingRegistration>,
+    /// Registration connections that asked for a link code: ref -> (phone, connection).
+    pub(crate) pending_link: HashMap<String, (String, ConnHandle)>,
     /// Media blobs by path (without query string).
     pub(crate) media: HashMap<String, MediaBlob>,
     /// Every connection, for fault injection.

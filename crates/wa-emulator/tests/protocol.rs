@@ -672,3 +672,26 @@ async fn usync_contact_query_answers_in_and_out() {
         Some("out")
     );
 }
+
+#[tokio::test]
+async fn pairing_with_a_phone_number_link_code() {
+    let emu = setup().await;
+    let mut c = Companion::new(&emu.ws_url(), emu.root_public_key());
+    let phone = emu.phone(A);
+    let (jid, entered) = c
+        .pair_with_code(A, "ABCD2345", move || async move {
+            phone.enter_link_code("abcd-2345").await
+        })
+        .await;
+    assert_eq!(
+        entered.expect("code accepted"),
+        format!("{A}:{}@s.whatsapp.net", jid.device)
+    );
+    let link = c.login().await.expect("login after link-code pairing");
+    drop(link);
+    // No companion waiting: entering a code fails cleanly.
+    let err = emu.phone(A).enter_link_code("ABCD2345").await.unwrap_err();
+    assert_eq!(err.code(), "bad_qr");
+    let err = emu.phone(A).enter_link_code("short").await.unwrap_err();
+    assert_eq!(err.code(), "invalid_request");
+}

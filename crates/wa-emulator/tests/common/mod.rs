@@ -573,3 +573,198 @@ impl Companion {
         .await
     }
 }
+
+/// Companion side of pairing with a phone number (independent of the emulator's code).
+pub mod link_code {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    use aes_gcm::aead::Aead;
+    use hmac::Mac;
+    use rand::RngCore;
+    use rand::rngs::OsRng;
+
+    pub fn pbkdf2(password: &[u8], salt: &[u8]) -> [u8; 32] {
+        let prf = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(password).unwrap();
+        let mut m = prf.clone();
+        m.update(salt);
+        m.update(&[0, 0, 0, 1]);
+        let mut u: [u8; 32] = m.finalize().into_bytes().into();
+        let mut t = u;
+        for _ in 1..(2u32 << 16) {
+            let mut m = prf.clone();
+            m.update(&u);
+            u = m.finalize().into_bytes().into();
+            t.iter_mut().zip(u).for_each(|(a, b)| *a ^= b);
+        }
+        t
+    }
+
+    pub fn ctr(key: &[u8; 32], iv: &[u8], data: &[u8]) -> Vec<u8> {
+        let c = aes::Aes256::new(key.into());
+        let mut n = u128::from_be_bytes(iv.try_into().unwrap());
+        let mut out = Vec::new();
+        for chunk in data.chunks(16) {
+            let mut b = aes::Block::from(n.to_be_bytes());
+            c.encrypt_block(&mut b);
+            out.extend(chunk.iter().zip(b).map(|(x, k)| x ^ k));
+            n = n.wrapping_add(1);
+        }
+        out
+    }
+
+    pub fn wrap(code: &str, public: &[u8; 32]) -> Vec<u8> {
+        let mut salt = [0u8; 32];
+        let mut iv = [0u8; 16];
+        OsRng.fill_bytes(&mut salt);
+        OsRng.fill_bytes(&mut iv);
+        let key = pbkdf2(code.as_bytes(), &salt);
+        [salt.to_vec(), iv.to_vec(), ctr(&key, &iv, public)].concat()
+    }
+
+    pub fn unwrap(code: &str, wrapped: &[u8]) -> [u8; 32] {
+        let key = pbkdf2(code.as_bytes(), &wrapped[..32]);
+        ctr(&key, &wrapped[32..48], &wrapped[48..80])
+            .try_into()
+            .unwrap()
+    }
+
+    pub fn hkdf(ikm: &[u8], salt: Option<&[u8]>, info: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        hkdf::Hkdf::<sha2::Sha256>::new(salt, ikm)
+            .expand(info, &mut out)
+            .unwrap();
+        out
+    }
+
+    pub fn seal_bundle(eph_shared: &[u8; 32], plain: &[u8]) -> Vec<u8> {
+        let mut salt = [0u8; 32];
+        let mut nonce = [0u8; 12];
+        OsRng.fill_bytes(&mut salt);
+        OsRng.fill_bytes(&mut nonce);
+        let key = hkdf(
+            eph_shared,
+            Some(&salt),
+            b"link_code_pairing_key_bundle_encryption_key",
+        );
+        let ct = aes_gcm::Aes256Gcm::new((&key).into())
+            .encrypt(aes_gcm::Nonce::from_slice(&nonce), plain)
+            .unwrap();
+        [salt.to_vec(), nonce.to_vec(), ct].concat()
+    }
+}
+
+impl Companion {
+    /// Pairs with the phone number `phone`: companion_hello, the phone enters `code` (through
+    /// `enter`), companion_finish with the key bundle, then the usual pair-success / 515.
+    pub async fn pair_with_code<F, Fut>(
+        &mut self,
+        phone: &str,
+        code: &str,
+        enter: F,
+    ) -> (Jid, Fut::Output)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let (mut link, _qr, _) = self.start_registration().await;
+        let eph = KeyPair::generate(&mut OsRng);
+        let hello = link
+            .iq(Node::new("iq")
+                .attr("xmlns", "md")
+                .attr("type", "set")
+                .child(
+                    Node::new("link_code_companion_reg")
+                        .attr("jid", Jid::pn(phone.to_owned()))
+                        .attr("stage", "companion_hello")
+                        .attr("should_show_push_notification", "true")
+                        .children([
+                            Node::new("link_code_pairing_wrapped_companion_ephemeral_pub")
+                                .bytes(link_code::wrap(code, eph.public.as_djb())),
+                            Node::new("companion_server_auth_key_pub")
+                                .bytes(self.noise.public.as_djb().to_vec()),
+                            Node::new("companion_platform_id").text("1"),
+                            Node::new("companion_platform_display").text("Chrome (Linux)"),
+                            Node::new("link_code_pairing_nonce").bytes(vec![0u8]),
+                        ]),
+                ))
+            .await;
+        let reference = hello
+            .get_child_by_path(&["link_code_companion_reg", "link_code_pairing_ref"])
+            .and_then(Node::bytes_content)
+            .expect("pairing ref")
+            .to_vec();
+        let entered = tokio::spawn(enter());
+        let n = link
+            .recv_until("link code notification", |n| {
+                n.tag == "notification" && n.attr_str("type") == Some("link_code_companion_reg")
+            })
+            .await;
+        link.send(
+            &Node::new("ack")
+                .attr("class", "notification")
+                .attr("id", n.attr_str("id").unwrap().to_owned())
+                .attr("to", Jid::server())
+                .attr("type", "link_code_companion_reg"),
+        )
+        .await;
+        let reg = n.get_child("link_code_companion_reg").unwrap();
+        assert_eq!(
+            reg.get_child("link_code_pairing_ref")
+                .and_then(Node::bytes_content),
+            Some(reference.as_slice())
+        );
+        let wrapped_primary = reg
+            .get_child("link_code_pairing_wrapped_primary_ephemeral_pub")
+            .and_then(Node::bytes_content)
+            .unwrap();
+        let primary_identity: [u8; 32] = reg
+            .get_child("primary_identity_pub")
+            .and_then(Node::bytes_content)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let primary_eph = PublicKey::from_djb(link_code::unwrap(code, wrapped_primary));
+        let eph_shared = eph.private.calculate_agreement(&primary_eph);
+        let adv_rand: [u8; 32] = OsRng.r#gen();
+        let plain = [
+            self.identity.public.as_djb().as_slice(),
+            primary_identity.as_slice(),
+            adv_rand.as_slice(),
+        ]
+        .concat();
+        let bundle = link_code::seal_bundle(&eph_shared, &plain);
+        let id_shared = self
+            .identity
+            .private
+            .calculate_agreement(&PublicKey::from_djb(primary_identity));
+        self.adv_secret = link_code::hkdf(
+            &[
+                eph_shared.as_slice(),
+                id_shared.as_slice(),
+                adv_rand.as_slice(),
+            ]
+            .concat(),
+            None,
+            b"adv_secret",
+        );
+        let fin = link
+            .iq(Node::new("iq")
+                .attr("xmlns", "md")
+                .attr("type", "set")
+                .child(
+                    Node::new("link_code_companion_reg")
+                        .attr("jid", Jid::pn(phone.to_owned()))
+                        .attr("stage", "companion_finish")
+                        .children([
+                            Node::new("link_code_pairing_wrapped_key_bundle").bytes(bundle),
+                            Node::new("companion_identity_public")
+                                .bytes(self.identity.public.as_djb().to_vec()),
+                            Node::new("link_code_pairing_ref").bytes(reference),
+                        ]),
+                ))
+            .await;
+        assert_eq!(fin.attr_str("type"), Some("result"));
+        let jid = self.complete_pairing(&mut link).await;
+        (jid, entered.await.unwrap())
+    }
+}
