@@ -276,6 +276,13 @@ pub(crate) async fn handle_message(client: &Client, node: &Node) -> Result<(), C
     let participant = node.attr_jid("participant");
     let (chat, sender) = match (&participant, from.is_group() || from.is_broadcast()) {
         (Some(p), true) => (from.clone(), p.clone()),
+        // A LID sender: name the chat by phone number when the server tells it.
+        _ if from.is_lid() => (
+            node.attr_jid("sender_pn")
+                .map(|j| j.to_non_ad())
+                .unwrap_or_else(|| from.to_non_ad()),
+            from.clone(),
+        ),
         _ => (from.to_non_ad(), from.clone()),
     };
     let id = node.attr_str("id").unwrap_or_default().to_owned();
@@ -630,6 +637,39 @@ async fn handle_retry(client: &Client, node: &Node) -> Result<(), ClientError> {
     Ok(())
 }
 
+impl Client {
+    /// Mark messages of one sender as read (`<receipt type="read">`). `chat` is the user (or
+    /// group) and `sender` the sending device's JID (for groups, the member); `ids` must not
+    /// be empty.
+    pub async fn mark_read(
+        &self,
+        chat: &Jid,
+        sender: &Jid,
+        ids: &[String],
+    ) -> Result<(), ClientError> {
+        let (first, rest) = ids
+            .split_first()
+            .ok_or_else(|| ClientError::Unsupported("mark_read without ids".into()))?;
+        let mut r = Node::new("receipt")
+            .attr("id", first.clone())
+            .attr("type", "read")
+            .attr("t", crate::send::now_secs(self).to_string());
+        if chat.is_group() {
+            r.set_attr("to", chat.clone());
+            r.set_attr("participant", sender.clone());
+        } else {
+            r.set_attr("to", sender.clone());
+        }
+        if !rest.is_empty() {
+            r.push_child(
+                Node::new("list")
+                    .children(rest.iter().map(|i| Node::new("item").attr("id", i.clone()))),
+            );
+        }
+        self.send_node(r).await
+    }
+}
+
 /// `<notification type="devices">`: forget the cached device list of that user, then ack.
 pub(crate) async fn handle_devices_notification(
     client: &Client,
@@ -651,6 +691,91 @@ pub(crate) async fn handle_devices_notification(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn offline_client() -> Client {
+        let store = std::sync::Arc::new(crate::store::MemoryStore::new());
+        let config = crate::ClientConfig::builder().build().unwrap();
+        crate::creds::load_or_create(store.as_ref(), &config).unwrap();
+        Client::new(config, store).0
+    }
+
+    #[test]
+    fn pairwise_decrypt_persists_session_identity_prekey_and_buffer() {
+        let client = offline_client();
+        let store = client.store().clone();
+        let creds = glue::creds(&client).unwrap();
+        let opk = crate::creds::new_prekeys(store.as_ref(), client.config(), 1)
+            .unwrap()
+            .remove(0);
+        let bundle = wa_signal::PreKeyBundle::new(
+            creds.registration_id,
+            &creds.identity.public,
+            &creds.signed_prekey,
+            Some(&opk),
+        );
+        let mut rng = rand_core::OsRng;
+        let alice = IdentityKeyPair::generate(&mut rng);
+        let mut rec = wa_signal::SessionRecord::new();
+        wa_signal::process_bundle(&mut rec, &alice, 42, &bundle, &mut rng).unwrap();
+        let mut plain = crate::send::text_message("hello").encode_to_vec();
+        plain.extend([2, 2]);
+        let ct = wa_signal::encrypt(&mut rec, &plain).unwrap();
+        assert_eq!(ct.kind.as_str(), "pkmsg");
+
+        let sender = Jid::pn("15550009999").with_device(4);
+        let key = buffer_key(&sender, "pkmsg", &ct.bytes);
+        let out = decrypt_pairwise(&client, &sender, "pkmsg", &ct.bytes, &key).unwrap();
+        assert_eq!(out.unwrap(), plain);
+        assert!(store.load_session("15550009999.4").unwrap().is_some());
+        assert!(store.load_identity("15550009999.4").unwrap().is_some());
+        assert_eq!(
+            store.load_prekey(opk.id).unwrap(),
+            None,
+            "one-time prekey consumed"
+        );
+        assert_eq!(
+            store.get(&key).unwrap(),
+            Some(plain.clone()),
+            "plaintext buffered"
+        );
+        assert_eq!(
+            decode(&plain, Some("2")).unwrap().conversation.as_deref(),
+            Some("hello")
+        );
+
+        // The same ciphertext again is a duplicate, never a second plaintext.
+        let again = decrypt_pairwise(&client, &sender, "pkmsg", &ct.bytes, &key).unwrap();
+        assert!(matches!(again, Err(Failure::Duplicate)), "{again:?}");
+        // Garbage and unknown types ask for a retry.
+        let bad = decrypt_pairwise(&client, &sender, "msg", &[0x33, 1, 2], &key).unwrap();
+        assert!(matches!(bad, Err(Failure::Retry { .. })));
+        let other = decrypt_pairwise(&client, &sender, "frank", &[1], &key).unwrap();
+        assert!(matches!(other, Err(Failure::Retry { no_session: false })));
+    }
+
+    #[test]
+    fn group_messages_decrypt_after_the_distribution_message() {
+        let client = offline_client();
+        let group = Jid::group("120363000000000001");
+        let sender = Jid::pn("15550009999").with_device(1);
+        let mut own = SenderKeyRecord::generate_own(&mut rand_core::OsRng);
+        let skmsg = own.encrypt(b"early").unwrap();
+        // Before the SKDM: no sender key, so a retry (with keys) is requested.
+        let early = decrypt_group(&client, &group, &sender, &skmsg, "k0").unwrap();
+        assert!(matches!(early, Err(Failure::Retry { no_session: true })));
+
+        let skdm = own.distribution_message().unwrap();
+        let wrapper = proto::message::SenderKeyDistributionMessage {
+            group_id: Some(group.to_string()),
+            axolotl_sender_key_distribution_message: Some(skdm.serialized().to_vec()),
+        };
+        process_skdm(&client, &sender, &wrapper).unwrap();
+        let ct = own.encrypt(b"group hello").unwrap();
+        let out = decrypt_group(&client, &group, &sender, &ct, "k1").unwrap();
+        assert_eq!(out.unwrap(), b"group hello");
+        let dup = decrypt_group(&client, &group, &sender, &ct, "k1").unwrap();
+        assert!(matches!(dup, Err(Failure::Duplicate)), "{dup:?}");
+    }
 
     #[test]
     fn receipt_shapes() {

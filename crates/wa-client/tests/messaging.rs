@@ -249,10 +249,23 @@ async fn two_clients_companion_copy_offline_and_media_download() {
 
     // Ben -> Ana: both of Ana's companions receive it.
     let reply = ben.send_text(ANA, "hello ana").await.unwrap();
+    let mut seen = None;
     for ev in [&mut ana_ev, &mut ana2_ev] {
         let m = next_message(ev, |m| m.id == reply.id).await;
         assert_eq!(m.text.as_deref(), Some("hello ana"));
+        seen = Some(m);
     }
+    // Ana reads it: Ben's client gets the read receipt.
+    let seen = seen.unwrap();
+    ana.mark_read(&seen.chat, &seen.sender, std::slice::from_ref(&seen.id))
+        .await
+        .unwrap();
+    wait_for(
+        &mut ben_ev,
+        "read receipt",
+        |e| matches!(e, Event::Receipt(r) if r.ids.contains(&reply.id) && r.kind == "read"),
+    )
+    .await;
     // Ben's own phone gets Ben's message as a DeviceSentMessage (not an inbox entry), Ana's
     // phone gets it in its inbox.
     inbox_until(&emu, ANA, |i| i.id == reply.id).await;
