@@ -13,14 +13,20 @@
 //! own IO tasks.
 
 /// Protobuf messages generated from `proto/whatsapp.proto` (see `scripts/regen-proto.sh`).
-#[allow(missing_docs, clippy::all, clippy::pedantic, unused_qualifications, rust_2018_idioms)]
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    unused_qualifications,
+    rust_2018_idioms
+)]
 pub mod proto {
     include!("gen/proto.rs");
 }
 
 pub mod binary;
-pub mod media;
 pub mod cert;
 pub mod frame;
+pub mod media;
 pub mod noise;
 pub mod pairing;
