@@ -26,6 +26,7 @@
 //! | `GET /control/accounts[/{phone}]` | [`Emulator::accounts`], [`Emulator::account`], [`Phone::info`] |
 //! | `POST /control/accounts/{phone}/scan` `{"qr"}` -> `{"device_jid"}` | [`Phone::scan`] |
 //! | `POST /control/accounts/{phone}/send` `{"to","text"}` or `{"to","image":{"base64","mimetype"},"caption"}` -> `{"id"}` | [`Phone::send_text`], [`Phone::send_image`] |
+//! | `POST /control/accounts/{phone}/link_code` `{"code"}` -> `{"device_jid"}` (phone-number pairing) | [`Phone::enter_link_code`] |
 //! | `GET /control/accounts/{phone}/inbox` | [`Phone::inbox`] |
 //! | `DELETE /control/accounts/{phone}/devices/{device}` | [`Phone::unlink`] |
 //! | `POST /control/accounts/{phone}/devices/{device}/kick` `{"code"}` | [`Phone::kick`] |
@@ -39,10 +40,13 @@
 //!
 //! # Protocol
 //!
-//! The wire protocol is the real one: intro header, Noise XX responder, binary nodes.
+//! The wire protocol is the real one: intro header (optionally behind an edge-routing
+//! pre-intro), Noise XX responder (a Noise IK resume is answered with XXfallback), binary nodes.
 //! Registration sends `<pair-device>` with 6 refs (the socket lives 60 + 5 × 20 s); a scan sends
 //! `<pair-success>` with an HMAC'd, account-signed ADV identity, checks `<pair-device-sign>` and
-//! ends with stream error 515. Logins of unknown or unlinked devices (or with another Noise key)
+//! ends with stream error 515; pairing with a phone number (`link_code_companion_reg`
+//! companion_hello / companion_finish, the phone entering the code) derives the new ADV secret
+//! and continues the same way. Logins of unknown or unlinked devices (or with another Noise key)
 //! get `<failure reason="401"/>`. After `<success>`: prekey count/upload/digest/rotate, bundle
 //! fetch (one-time prekeys consumed once, `encrypt` notification below 5), usync (devices with
 //! key indexes and a signed key-index list, LID, contact), `media_conn`, app state (empty
@@ -58,6 +62,7 @@
 
 mod conn;
 mod error;
+mod fallback;
 mod http;
 mod iq;
 mod linkcode;

@@ -695,3 +695,25 @@ async fn pairing_with_a_phone_number_link_code() {
     let err = emu.phone(A).enter_link_code("short").await.unwrap_err();
     assert_eq!(err.code(), "invalid_request");
 }
+
+#[tokio::test]
+async fn noise_ik_resume_gets_xx_fallback_and_logs_in() {
+    let emu = setup().await;
+    let (c, link) = paired_companion(&emu).await;
+    let server_static = link.server_static;
+    drop(link);
+    let mut link = Link::connect_ik(
+        &emu.ws_url(),
+        emu.root_public_key(),
+        &c.noise,
+        server_static,
+        &c.login_payload(),
+    )
+    .await;
+    let first = link.recv().await.expect("success");
+    assert_eq!(first.tag, "success", "{first:?}");
+    let pong = link
+        .iq(Node::new("iq").attr("xmlns", "w:p").attr("type", "get"))
+        .await;
+    assert_eq!(pong.attr_str("type"), Some("result"));
+}

@@ -32,6 +32,8 @@ pub struct Link {
     encoder: FrameEncoder,
     /// Nodes read while waiting for something else, oldest first.
     stash: std::collections::VecDeque<Node>,
+    /// The server's Noise static key (what a client caches for IK).
+    pub server_static: [u8; 32],
 }
 
 impl Link {
@@ -60,6 +62,7 @@ impl Link {
         let awaiting = hs
             .read_server_hello(&server_hello, now)
             .expect("server hello verifies under the emulator root");
+        let server_static = *awaiting.server_static().as_djb();
         let finished = awaiting.finish(&payload.encode_to_vec()).unwrap();
         let frame = encoder.encode(&finished.message).unwrap();
         ws.send(WsMessage::Binary(frame.into())).await.unwrap();
@@ -69,6 +72,95 @@ impl Link {
             decoder,
             encoder,
             stash: Default::default(),
+            server_static,
+        }
+    }
+
+    /// Connects resuming with Noise IK against a cached server static key, and completes the
+    /// XXfallback the server answers with (whatsapp-rust's behaviour).
+    pub async fn connect_ik(
+        ws_url: &str,
+        root: [u8; 32],
+        noise: &KeyPair,
+        server_static: [u8; 32],
+        payload: &ClientPayload,
+    ) -> Link {
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+            .await
+            .expect("ws connect");
+        let mut encoder = FrameEncoder::new();
+        let prologue = wa_proto::frame::INTRO_HEADER;
+        let rs = PublicKey::from_djb(server_static);
+        let e = KeyPair::generate(&mut OsRng);
+        let mut ik = noise_sym::Symmetric::new(b"Noise_IK_25519_AESGCM_SHA256\0\0\0\0", &prologue);
+        ik.mix_hash(&server_static);
+        ik.mix_hash(e.public.as_djb());
+        ik.mix_key(&e.private.calculate_agreement(&rs));
+        let static_ct = ik.encrypt_and_hash(noise.public.as_djb());
+        ik.mix_key(&noise.private.calculate_agreement(&rs));
+        let payload_ct = ik.encrypt_and_hash(&payload.encode_to_vec());
+        let hello = proto::HandshakeMessage {
+            client_hello: Some(proto::handshake_message::ClientHello {
+                ephemeral: Some(e.public.as_djb().to_vec()),
+                r#static: Some(static_ct),
+                payload: Some(payload_ct),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let frame = encoder.encode(&hello.encode_to_vec()).unwrap();
+        ws.send(WsMessage::Binary(frame.into())).await.unwrap();
+        let mut decoder = FrameDecoder::new();
+        let sh = read_frame(&mut ws, &mut decoder)
+            .await
+            .expect("server hello");
+        let sh = proto::HandshakeMessage::decode(sh.as_slice())
+            .unwrap()
+            .server_hello
+            .unwrap();
+        assert!(sh.r#static.is_some(), "server answers IK with XXfallback");
+        let es = PublicKey::from_djb(sh.ephemeral.unwrap().try_into().unwrap());
+        let mut fb = noise_sym::Symmetric::new(b"Noise_XXfallback_25519_AESGCM_SHA256", &prologue);
+        fb.mix_hash(e.public.as_djb());
+        fb.mix_hash(es.as_djb());
+        fb.mix_key(&e.private.calculate_agreement(&es));
+        let ss: [u8; 32] = fb
+            .decrypt_and_hash(&sh.r#static.unwrap())
+            .try_into()
+            .unwrap();
+        assert_eq!(ss, server_static);
+        fb.mix_key(&e.private.calculate_agreement(&PublicKey::from_djb(ss)));
+        let chain = fb.decrypt_and_hash(&sh.payload.unwrap());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        wa_proto::cert::verify_cert_chain(&chain, &TrustedRoot::new(root), &ss, now)
+            .expect("chain verifies");
+        let c1 = fb.encrypt_and_hash(noise.public.as_djb());
+        fb.mix_key(&noise.private.calculate_agreement(&es));
+        let c2 = fb.encrypt_and_hash(&payload.encode_to_vec());
+        let finish = proto::HandshakeMessage {
+            client_finish: Some(proto::handshake_message::ClientFinish {
+                r#static: Some(c1),
+                payload: Some(c2),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let frame = encoder.encode(&finish.encode_to_vec()).unwrap();
+        ws.send(WsMessage::Binary(frame.into())).await.unwrap();
+        let (c2s, s2c) = fb.split();
+        Link {
+            ws,
+            transport: NoiseTransport::new(
+                wa_proto::noise::TransportCipher::new(c2s),
+                wa_proto::noise::TransportCipher::new(s2c),
+            ),
+            decoder,
+            encoder,
+            stash: Default::default(),
+            server_static,
         }
     }
 
@@ -766,5 +858,94 @@ impl Companion {
         assert_eq!(fin.attr_str("type"), Some("result"));
         let jid = self.complete_pairing(&mut link).await;
         (jid, entered.await.unwrap())
+    }
+}
+
+/// A minimal Noise symmetric state for the IK / XXfallback client in tests.
+pub mod noise_sym {
+    use aes_gcm::aead::{Aead, Payload};
+    use aes_gcm::{Aes256Gcm, KeyInit};
+    use sha2::{Digest, Sha256};
+
+    pub struct Symmetric {
+        h: [u8; 32],
+        ck: [u8; 32],
+        k: [u8; 32],
+        n: u32,
+    }
+
+    fn iv(n: u32) -> [u8; 12] {
+        let mut iv = [0u8; 12];
+        iv[8..].copy_from_slice(&n.to_be_bytes());
+        iv
+    }
+
+    impl Symmetric {
+        pub fn new(name: &[u8], prologue: &[u8]) -> Symmetric {
+            let h: [u8; 32] = if name.len() == 32 {
+                name.try_into().unwrap()
+            } else {
+                Sha256::digest(name).into()
+            };
+            let mut s = Symmetric {
+                h,
+                ck: h,
+                k: [0; 32],
+                n: 0,
+            };
+            s.mix_hash(prologue);
+            s
+        }
+        pub fn mix_hash(&mut self, data: &[u8]) {
+            self.h = Sha256::new()
+                .chain_update(self.h)
+                .chain_update(data)
+                .finalize()
+                .into();
+        }
+        pub fn mix_key(&mut self, ikm: &[u8]) {
+            let mut out = [0u8; 64];
+            hkdf::Hkdf::<Sha256>::new(Some(&self.ck), ikm)
+                .expand(&[], &mut out)
+                .unwrap();
+            self.ck.copy_from_slice(&out[..32]);
+            self.k.copy_from_slice(&out[32..]);
+            self.n = 0;
+        }
+        pub fn encrypt_and_hash(&mut self, pt: &[u8]) -> Vec<u8> {
+            let ct = Aes256Gcm::new((&self.k).into())
+                .encrypt(
+                    (&iv(self.n)).into(),
+                    Payload {
+                        msg: pt,
+                        aad: &self.h,
+                    },
+                )
+                .unwrap();
+            self.n += 1;
+            self.mix_hash(&ct);
+            ct
+        }
+        pub fn decrypt_and_hash(&mut self, ct: &[u8]) -> Vec<u8> {
+            let pt = Aes256Gcm::new((&self.k).into())
+                .decrypt(
+                    (&iv(self.n)).into(),
+                    Payload {
+                        msg: ct,
+                        aad: &self.h,
+                    },
+                )
+                .expect("handshake decrypt");
+            self.n += 1;
+            self.mix_hash(ct);
+            pt
+        }
+        pub fn split(&self) -> ([u8; 32], [u8; 32]) {
+            let mut out = [0u8; 64];
+            hkdf::Hkdf::<Sha256>::new(Some(&self.ck), &[])
+                .expand(&[], &mut out)
+                .unwrap();
+            (out[..32].try_into().unwrap(), out[32..].try_into().unwrap())
+        }
     }
 }
