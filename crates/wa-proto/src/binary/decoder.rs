@@ -18,7 +18,9 @@ pub(crate) struct Decoder<'a> {
     pos: usize,
 }
 
-type Result<T> = std::result::Result<T, DecodeError>;
+/// Internal result: the error is boxed so that `Result<u8>` and friends stay two registers
+/// wide on the hot path (errors are rare and cold).
+pub(crate) type Result<T> = std::result::Result<T, Box<DecodeError>>;
 
 /// NIBBLE_8 digits; 0xFF marks the invalid values 12..=14 (15 is the padding, read as NUL
 /// and only allowed as the dropped last digit).
@@ -48,9 +50,10 @@ impl<'a> Decoder<'a> {
         self.pos
     }
 
-    #[inline]
-    fn err(&self, at: usize, kind: K) -> DecodeError {
-        DecodeError::new(at, kind)
+    #[cold]
+    #[inline(never)]
+    fn err(&self, at: usize, kind: K) -> Box<DecodeError> {
+        Box::new(DecodeError::new(at, kind))
     }
 
     #[inline]
@@ -115,17 +118,28 @@ impl<'a> Decoder<'a> {
             &HEX_CHARS
         };
         let mut out = Vec::with_capacity(2 * n);
+        // Invalid nibbles map to 0xFF and the pad to 0 (NUL); both are errors, except a pad
+        // (or any valid digit) as the dropped last digit of an odd-length string.
+        let odd = start & 0x80 != 0;
         let mut bad = false;
-        for &b in bytes {
+        let (body, last) = match bytes.split_last() {
+            Some((&last, body)) => (body, Some(last)),
+            None => (bytes, None),
+        };
+        for &b in body {
             let (hi, lo) = (table[usize::from(b >> 4)], table[usize::from(b & 0x0F)]);
-            bad |= (hi | lo) == 0xFF;
+            bad |= hi.wrapping_sub(1) >= 0xFE || lo.wrapping_sub(1) >= 0xFE;
             out.extend_from_slice(&[hi, lo]);
         }
-        if start & 0x80 != 0 {
-            out.pop();
+        if let Some(b) = last {
+            let (hi, lo) = (table[usize::from(b >> 4)], table[usize::from(b & 0x0F)]);
+            bad |= hi.wrapping_sub(1) >= 0xFE || lo == 0xFF || (lo == 0 && !odd);
+            out.push(hi);
+            if !odd {
+                out.push(lo);
+            }
         }
-        // The nibble pad (15, read as NUL) may only be the dropped last digit.
-        if bad || (t == tag::NIBBLE_8 && out.contains(&0)) {
+        if bad {
             return Err(self.packed_error(at, bytes, t, start));
         }
         // Every table entry is ASCII, so this never fails.
@@ -134,7 +148,7 @@ impl<'a> Decoder<'a> {
 
     /// Locates the offending nibble of a rejected packed string.
     #[cold]
-    fn packed_error(&self, at: usize, bytes: &[u8], t: u8, start: u8) -> DecodeError {
+    fn packed_error(&self, at: usize, bytes: &[u8], t: u8, start: u8) -> Box<DecodeError> {
         let table = if t == tag::NIBBLE_8 {
             &NIBBLE_CHARS
         } else {
@@ -156,12 +170,19 @@ impl<'a> Decoder<'a> {
     /// Reads a string that starts with tag byte `t`. JID encodings are rejected unless
     /// `jid_ok`, in which case they are formatted (tags and keys never hold JIDs in practice,
     /// but Baileys' decoder accepts them).
+    #[inline(always)]
     fn string(&mut self, t: u8, at: usize, jid_ok: bool) -> Result<Cow<'static, str>> {
+        // Single-byte tokens are most strings: no call, no allocation.
+        if let Some(s) = tokens::single(t) {
+            return Ok(Cow::Borrowed(s));
+        }
+        self.string_slow(t, at, jid_ok)
+    }
+
+    #[inline(never)]
+    fn string_slow(&mut self, t: u8, at: usize, jid_ok: bool) -> Result<Cow<'static, str>> {
         match t {
             tag::LIST_EMPTY => Ok(Cow::Borrowed("")),
-            1..=235 => tokens::single(t)
-                .map(Cow::Borrowed)
-                .ok_or_else(|| self.err(at, K::InvalidTag(t))),
             tag::DICTIONARY_0..=tag::DICTIONARY_3 => {
                 let i = self.u8()?;
                 tokens::double(t - tag::DICTIONARY_0, i)

@@ -145,7 +145,7 @@ pub fn try_marshal_compressed(node: &Node) -> Result<Vec<u8>, EncodeError> {
 /// Decodes one node from its bytes (without the flags byte). Bytes after the node are an error.
 pub fn decode_node(data: &[u8]) -> Result<Node, DecodeError> {
     let mut d = decoder::Decoder::new(data);
-    let node = d.node(0)?;
+    let node = d.node(0).map_err(|e| *e)?;
     if d.remaining() != 0 {
         return Err(DecodeError::new(
             d.position(),
