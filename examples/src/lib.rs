@@ -1,1 +1,3 @@
 //! Shared helpers for the example binaries.
+
+pub mod common;
