@@ -104,7 +104,6 @@ impl Link {
                 ephemeral: Some(e.public.as_djb().to_vec()),
                 r#static: Some(static_ct),
                 payload: Some(payload_ct),
-                ..Default::default()
             }),
             ..Default::default()
         };
@@ -144,7 +143,6 @@ impl Link {
             client_finish: Some(proto::handshake_message::ClientFinish {
                 r#static: Some(c1),
                 payload: Some(c2),
-                ..Default::default()
             }),
             ..Default::default()
         };
