@@ -140,5 +140,174 @@ fn bench_primitives(c: &mut Criterion) {
     g.finish();
 }
 
+/// CPU-time measurements (Linux `/proc`), so figures stay meaningful on a
+/// machine shared with other work: wall-clock throughput there measures the
+/// share of the CPU we got, not the code.
+mod cpu {
+    use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+
+    fn read(path: &str) -> String {
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// Nanoseconds the calling thread spent on a CPU
+    /// (`/proc/thread-self/schedstat`, first field).
+    pub fn thread_ns() -> u64 {
+        let s = read("/proc/thread-self/schedstat");
+        s.split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("schedstat")
+    }
+
+    /// CPU time of the whole process, all threads including exited ones
+    /// (`/proc/self/stat` utime + stime, 10 ms ticks), in nanoseconds.
+    pub fn process_ns() -> u64 {
+        let s = read("/proc/self/stat");
+        let after = &s[s.rfind(')').expect("comm") + 2..];
+        let f: Vec<u64> = after
+            .split_whitespace()
+            .map(|v| v.parse().unwrap_or(0))
+            .collect();
+        // Fields 14 and 15 of the full line are 11 and 12 after "pid (comm)".
+        (f[11] + f[12]) * 10_000_000
+    }
+
+    /// On-CPU time of the benchmarking thread.
+    pub struct ThreadCpu(WallTime);
+
+    /// On-CPU time of all threads of the process.
+    pub struct ProcessCpu(WallTime);
+
+    macro_rules! ns_measurement {
+        ($t:ident, $f:path) => {
+            impl Default for $t {
+                fn default() -> Self {
+                    $t(WallTime)
+                }
+            }
+
+            impl Measurement for $t {
+                type Intermediate = u64;
+                type Value = u64;
+                fn start(&self) -> u64 {
+                    $f()
+                }
+                fn end(&self, start: u64) -> u64 {
+                    $f().saturating_sub(start)
+                }
+                fn add(&self, a: &u64, b: &u64) -> u64 {
+                    a + b
+                }
+                fn zero(&self) -> u64 {
+                    0
+                }
+                fn to_f64(&self, v: &u64) -> f64 {
+                    *v as f64
+                }
+                fn formatter(&self) -> &dyn ValueFormatter {
+                    self.0.formatter()
+                }
+            }
+        };
+    }
+    ns_measurement!(ThreadCpu, thread_ns);
+    ns_measurement!(ProcessCpu, process_ns);
+}
+
+/// Single-thread CPU cost (sequential paths, primitives) and, for the
+/// parallel paths, the CPU time of the calling thread, which runs AES-CBC:
+/// the critical path when the hash workers have the other core.
+fn bench_thread_cpu(c: &mut Criterion<cpu::ThreadCpu>) {
+    let (key, plain) = input();
+    let m = encrypt(&key, MediaType::Video, &plain);
+    let exp = Expected {
+        file_enc_sha256: Some(m.info.file_enc_sha256),
+        file_sha256: Some(m.info.file_sha256),
+        file_length: Some(m.info.file_length),
+    };
+    let mut g = c.benchmark_group("thread_cpu_64MiB");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(SIZE as u64));
+    g.bench_function("encrypt_sequential", |b| {
+        b.iter(|| black_box(encrypt(&key, MediaType::Video, black_box(&plain))))
+    });
+    g.bench_function("decrypt_sequential_all_checks", |b| {
+        b.iter(|| {
+            black_box(decrypt(
+                &key,
+                MediaType::Video,
+                black_box(&m.enc_file),
+                &exp,
+            ))
+        })
+    });
+    g.bench_function("encrypt_parallel_calling_thread", |b| {
+        b.iter(|| black_box(encrypt_parallel(&key, MediaType::Video, black_box(&plain))))
+    });
+    g.bench_function("decrypt_parallel_calling_thread", |b| {
+        b.iter(|| {
+            black_box(decrypt_parallel(
+                &key,
+                MediaType::Video,
+                black_box(&m.enc_file),
+                &exp,
+            ))
+        })
+    });
+    g.bench_function("sha256", |b| {
+        b.iter(|| black_box(Sha256::digest(black_box(&plain))))
+    });
+    let mut buf = plain.clone();
+    g.bench_function("aes256cbc_encrypt", |b| {
+        b.iter(|| {
+            let mut e = cbc::Encryptor::<Aes256>::new(&[2; 32].into(), &[3; 16].into());
+            let (blocks, _) = InOutBuf::from(&mut buf[..]).into_chunks();
+            e.encrypt_blocks_inout_mut(blocks);
+            black_box(&buf);
+        })
+    });
+    g.finish();
+}
+
+/// Total CPU time over all threads of the parallel paths (10 ms resolution
+/// per sample; samples are long enough for that to be small).
+fn bench_process_cpu(c: &mut Criterion<cpu::ProcessCpu>) {
+    let (key, plain) = input();
+    let m = encrypt(&key, MediaType::Video, &plain);
+    let exp = Expected {
+        file_enc_sha256: Some(m.info.file_enc_sha256),
+        file_sha256: Some(m.info.file_sha256),
+        file_length: Some(m.info.file_length),
+    };
+    let mut g = c.benchmark_group("process_cpu_64MiB");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(SIZE as u64));
+    g.bench_function("encrypt_parallel_all_threads", |b| {
+        b.iter(|| black_box(encrypt_parallel(&key, MediaType::Video, black_box(&plain))))
+    });
+    g.bench_function("decrypt_parallel_all_threads", |b| {
+        b.iter(|| {
+            black_box(decrypt_parallel(
+                &key,
+                MediaType::Video,
+                black_box(&m.enc_file),
+                &exp,
+            ))
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(benches, bench_encrypt, bench_decrypt, bench_primitives);
-criterion_main!(benches);
+criterion_group! {
+    name = thread_cpu;
+    config = Criterion::default().with_measurement(cpu::ThreadCpu::default());
+    targets = bench_thread_cpu
+}
+criterion_group! {
+    name = process_cpu;
+    config = Criterion::default().with_measurement(cpu::ProcessCpu::default());
+    targets = bench_process_cpu
+}
+criterion_main!(benches, thread_cpu, process_cpu);

@@ -588,7 +588,27 @@ pub fn encrypt_parallel_with_keys(
     last_block[rest.len()..].fill((BLOCK_LEN - rest.len()) as u8);
 
     let (file_sha256, enc_hash) = std::thread::scope(|s| {
-        let plain_worker = s.spawn(|| -> [u8; 32] { Sha256::digest(plaintext).into() });
+        // Worker 1 hands out output chunks after touching every page of
+        // them (so the page faults of the fresh buffer are not taken on the
+        // AES thread), and hashes the plaintext.
+        let (out_tx, out_rx) = mpsc::sync_channel::<&mut [u8]>(4);
+        let plain_worker = s.spawn(move || -> [u8; 32] {
+            let mut h = Sha256::new();
+            let mut outs = body.chunks_mut(PARALLEL_CHUNK);
+            for p in plaintext[..whole].chunks(PARALLEL_CHUNK) {
+                if let Some(c) = outs.next() {
+                    for b in c.iter_mut().step_by(4096) {
+                        *b = 0;
+                    }
+                    // If the AES thread stopped, keep hashing regardless.
+                    let _ = out_tx.send(c);
+                }
+                h.update(p);
+            }
+            h.update(&plaintext[whole..]);
+            h.finalize().into()
+        });
+        // Worker 2 MACs and hashes each ciphertext chunk once written.
         let (tx, rx) = mpsc::sync_channel::<&[u8]>(64);
         let mac_worker = s.spawn(move || {
             let mut enc_hash = Sha256::new();
@@ -598,10 +618,9 @@ pub fn encrypt_parallel_with_keys(
             }
             (mac, enc_hash)
         });
-        for (p, c) in plaintext[..whole]
-            .chunks(PARALLEL_CHUNK)
-            .zip(body.chunks_mut(PARALLEL_CHUNK))
-        {
+        // This thread: AES-CBC, chunk after chunk.
+        for p in plaintext[..whole].chunks(PARALLEL_CHUNK) {
+            let Ok(c) = out_rx.recv() else { break };
             encrypt_blocks_b2b(&mut cipher, p, c);
             let done: &[u8] = c;
             if tx.send(done).is_err() {
@@ -611,6 +630,8 @@ pub fn encrypt_parallel_with_keys(
         encrypt_blocks_in_place(&mut cipher, last_block);
         let _ = tx.send(last_block);
         drop(tx);
+        // Unblocks worker 1 if this loop stopped early.
+        drop(out_rx);
         let plain = plain_worker.join();
         let macs = mac_worker.join();
         match (plain, macs) {
