@@ -54,6 +54,9 @@ pub enum ClientError {
         /// The ack's error code (e.g. 479 invalid stanza, 463 missing privacy token).
         code: u16,
     },
+    /// The recipient has no device we can encrypt to (not on WhatsApp, or no keys).
+    #[error("no reachable device for {0}")]
+    NoDevices(String),
     /// The operation is not supported (yet) for this kind of chat or message.
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -520,9 +520,7 @@ impl Client {
             encrypt_for_devices(self, &targets, &bundles, false)?
         };
         if !ciphertexts.iter().any(|c| c.jid.same_user(&to)) {
-            return Err(ClientError::Protocol(format!(
-                "no device of {to} could be encrypted to"
-            )));
+            return Err(ClientError::NoDevices(to.to_string()));
         }
         let any_pkmsg = ciphertexts.iter().any(|c| c.kind == MessageType::PreKey);
         let participants = ciphertexts.iter().map(|c| {

@@ -220,6 +220,12 @@ async fn text_and_image_with_a_phone() {
         Some(hex::encode(sha2::Sha256::digest(&video)).as_str())
     );
 
+    // A number nobody uses: no device to encrypt to, an error rather than a hang.
+    assert!(matches!(
+        client.send_text("15559990000", "anyone?").await,
+        Err(wa_client::ClientError::NoDevices(_))
+    ));
+
     // Bad addresses are typed errors, nothing is sent.
     assert!(matches!(
         client.send_text("12ab", "x").await,
