@@ -201,6 +201,23 @@ async fn link_send_receive_logout_and_restart_against_the_emulator() {
     let inbox = wait_inbox(&emu, FRIEND, 4).await;
     assert_eq!(inbox[3]["text"], "after restart");
 
+    // The phone unlinks the companion: FAILED with the reason; "restart with a new QR" relinks.
+    let device_no: u32 = device2
+        .split('@')
+        .next()
+        .and_then(|u| u.split(':').nth(1))
+        .and_then(|d| d.parse().ok())
+        .unwrap();
+    emu.phone(PHONE).unlink(device_no).await.unwrap();
+    let v = h.wait_status("main", "FAILED").await;
+    assert!(v["last_error"]["message"].as_str().unwrap().contains("logged out"), "{v}");
+    assert!(v["me"].is_null());
+    assert_eq!(h.post_empty("/api/sessions/main/logout").await.status(), 200);
+    h.wait_status("main", "SCAN_QR_CODE").await;
+    let qr3 = h.get("/api/sessions/main/qr?format=raw").await.text().await.unwrap();
+    emu.phone(PHONE).scan(&qr3).await.unwrap();
+    h.wait_status("main", "WORKING").await;
+
     // Delete wipes the keys: the namespace is gone, the registry's stays.
     assert!(db.list_namespaces().unwrap().contains(&"main".to_string()));
     assert_eq!(h.delete("/api/sessions/main").await.status(), 204);
