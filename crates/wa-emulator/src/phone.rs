@@ -300,6 +300,7 @@ fn send_message(
         );
     }
     crate::route::remember_origin(st, &id, from, 0);
+    crate::route::remember_contact(st, from, to);
     {
         let sent = &mut st.account_mut(from)?.phone_state.sent;
         sent.insert(

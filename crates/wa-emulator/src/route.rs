@@ -160,6 +160,7 @@ pub(crate) async fn client_message(conn: &mut Conn, node: Node) -> Result<Flow, 
             let mut children = encs;
             children.extend(extra.iter().cloned());
             out.content = Content::Nodes(children);
+            remember_contact(&mut st, &phone, &target_phone);
             deliver(&conn.inner, &mut st, &target_phone, target_device, out);
             delivered += 1;
         }
@@ -256,22 +257,45 @@ pub(crate) fn notify_device_change(inner: &Inner, phone: &str, device: u32, adde
             .attr("ts", ts.to_string())
             .bytes(kil),
     );
-    let others: Vec<u32> = acc
+    // The account's other companions, and the companions of every account it has exchanged
+    // messages with (they cache its device list).
+    let mut targets: Vec<(String, u32)> = acc
         .devices
         .keys()
         .copied()
         .filter(|d| *d != device)
+        .map(|d| (phone.to_owned(), d))
         .collect();
+    for peer in st.contacts.get(phone).into_iter().flatten() {
+        if let Some(p) = st.accounts.get(peer) {
+            targets.extend(p.devices.keys().map(|d| (peer.clone(), *d)));
+        }
+    }
     let t = now_secs().to_string();
-    for other in others {
+    for (target_phone, target_device) in targets {
         let n = Node::new("notification")
             .attr("from", Jid::pn(phone.to_owned()))
             .attr("type", "devices")
             .attr("id", new_id())
             .attr("t", t.clone())
             .child(change.clone());
-        deliver(inner, &mut st, phone, other, n);
+        deliver(inner, &mut st, &target_phone, target_device, n);
     }
+}
+
+/// Records that `a` and `b` exchanged a message (device-list changes are announced to peers).
+pub(crate) fn remember_contact(st: &mut State, a: &str, b: &str) {
+    if a == b {
+        return;
+    }
+    st.contacts
+        .entry(a.to_owned())
+        .or_default()
+        .insert(b.to_owned());
+    st.contacts
+        .entry(b.to_owned())
+        .or_default()
+        .insert(a.to_owned());
 }
 
 /// Below this many one-time prekeys a device is told to upload more.

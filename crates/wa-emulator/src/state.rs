@@ -170,6 +170,8 @@ pub(crate) struct State {
     pub(crate) media: HashMap<String, MediaBlob>,
     /// Every connection, for fault injection.
     pub(crate) all_conns: HashMap<u64, ConnHandle>,
+    /// Accounts that exchanged messages (phone -> peers).
+    pub(crate) contacts: HashMap<String, std::collections::BTreeSet<String>>,
     /// Which device sent a message id (for routing receipts back).
     pub(crate) message_origin: HashMap<String, (String, u32)>,
 }

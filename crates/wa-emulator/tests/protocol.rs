@@ -25,15 +25,39 @@ async fn paired_companion(emu: &Emulator) -> (Companion, Link) {
 }
 
 async fn paired_companion_with(emu: &Emulator, prekeys: u32) -> (Companion, Link) {
+    pair(emu, A, prekeys, false).await
+}
+
+/// Pairs a new companion to `phone` (through the library, or the HTTP control API) and logs
+/// it in with `prekeys` one-time prekeys, active.
+async fn pair(emu: &Emulator, phone: &str, prekeys: u32, via_http: bool) -> (Companion, Link) {
     let mut c = Companion::new(&emu.ws_url(), emu.root_public_key());
     let (mut reg, qr, nrefs) = c.start_registration().await;
     assert_eq!(nrefs, 6);
-    let phone = emu.phone(A);
-    let scan = tokio::spawn(async move { phone.scan(&qr).await });
+    let scan = if via_http {
+        let url = format!("{}/control/accounts/{phone}/scan", emu.control_url());
+        tokio::spawn(async move {
+            let resp = http_client()
+                .post(url)
+                .json(&serde_json::json!({ "qr": qr }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 200);
+            let v: serde_json::Value = resp.json().await.unwrap();
+            Ok(v["device_jid"].as_str().unwrap().to_owned())
+        })
+    } else {
+        let p = emu.phone(phone);
+        tokio::spawn(async move { p.scan(&qr).await })
+    };
     let jid = c.complete_pairing(&mut reg).await;
-    let device_jid = scan.await.unwrap().expect("scan succeeds");
-    assert_eq!(device_jid, format!("{A}:{}@s.whatsapp.net", jid.device));
-    assert_eq!(jid.user, A);
+    let device_jid: Result<String, wa_emulator::EmulatorError> = scan.await.unwrap();
+    assert_eq!(
+        device_jid.expect("scan succeeds"),
+        format!("{phone}:{}@s.whatsapp.net", jid.device)
+    );
+    assert_eq!(jid.user, phone);
     let mut link = c.login().await.expect("login succeeds");
     let active = c.upload_prekeys_and_activate(&mut link, prekeys).await;
     assert_eq!(active.attr_str("type"), Some("result"));
@@ -197,7 +221,8 @@ fn base64_std(b: &[u8]) -> String {
 #[tokio::test]
 async fn messages_both_ways_with_image_and_receipts() {
     let emu = setup().await;
-    let (mut c, mut link) = paired_companion(&emu).await;
+    // Paired through the HTTP control API (the acceptance scenario).
+    let (mut c, mut link) = pair(&emu, A, 20, true).await;
 
     // Phone B -> account A: the companion gets one <enc> for its device.
     let id = emu.phone(B).send_text(A, "hello from Bo").await.unwrap();
@@ -716,4 +741,28 @@ async fn noise_ik_resume_gets_xx_fallback_and_logs_in() {
         .iq(Node::new("iq").attr("xmlns", "w:p").attr("type", "get"))
         .await;
     assert_eq!(pong.attr_str("type"), Some("result"));
+}
+
+#[tokio::test]
+async fn device_changes_are_announced_to_contacts_and_pairing_works_over_http() {
+    let emu = setup().await;
+    let (_ca, _link_a) = pair(&emu, A, 10, true).await;
+    let (_cb, mut link_b) = pair(&emu, B, 10, true).await;
+    // A and B become contacts.
+    emu.phone(A).send_text(B, "hi B").await.unwrap();
+    // A links another companion: B's companion hears about it.
+    let (_ca2, _link_a2) = pair(&emu, A, 10, true).await;
+    let n = link_b
+        .recv_until("A's device notification", |n| {
+            n.tag == "notification"
+                && n.attr_str("type") == Some("devices")
+                && n.attr_jid("from") == Some(Jid::pn(A))
+        })
+        .await;
+    assert_eq!(
+        n.get_child_by_path(&["add", "device"])
+            .and_then(|d| d.attr_jid("jid"))
+            .map(|j| j.device),
+        Some(2)
+    );
 }
