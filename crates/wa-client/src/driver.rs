@@ -29,6 +29,9 @@ use crate::events::{Event, Me, Status};
 use crate::socket::{Incoming, NoiseSocket};
 use crate::transport::{self, TransportError};
 
+/// Store key (kv area) of the last `<ib><edge_routing><routing_info>`.
+const EDGE_ROUTING_KEY: &str = "edge_routing";
+
 /// Commands from [`Client`] handles to the driver.
 pub(crate) enum Command {
     /// Send a node.
@@ -237,7 +240,15 @@ impl Driver {
             }
             None => crate::payload::registration_payload(config, &creds.registration_keys()),
         };
-        let socket = match NoiseSocket::handshake(conn, config, creds.noise.clone(), &payload).await
+        let routing = inner.store.get(EDGE_ROUTING_KEY).ok().flatten();
+        let socket = match NoiseSocket::handshake(
+            conn,
+            config,
+            creds.noise.clone(),
+            &payload,
+            routing,
+        )
+        .await
         {
             Ok(s) => s,
             Err(ClientError::Handshake(e)) => return End::Halt(format!("handshake: {e}")),
@@ -644,6 +655,16 @@ impl Driver {
                 }
                 "downgrade_webclient" => {
                     return Some(End::Halt("phone does not support multi-device".into()));
+                }
+                "edge_routing" => {
+                    let info = child
+                        .get_child("routing_info")
+                        .and_then(|r| r.bytes_content());
+                    if let Some(info) = info.filter(|i| !i.is_empty() && i.len() < 1 << 16) {
+                        if let Err(e) = self.client.inner.store.put(EDGE_ROUTING_KEY, info) {
+                            tracing::warn!("saving edge routing info failed: {e}");
+                        }
+                    }
                 }
                 "offline" => {
                     tracing::debug!(count = ?child.attr_u64("count"), "offline delivery complete")

@@ -65,11 +65,16 @@ impl NoiseSocket {
         config: &ClientConfig,
         noise_key: KeyPair,
         payload: &ClientPayload,
+        routing_info: Option<Vec<u8>>,
     ) -> Result<NoiseSocket, ClientError> {
         let trust = TrustedRoot::new(config.root_public_key);
         let mut rng = config.rng.clone();
         let hs = ClientHandshake::new(noise_key, trust, &mut rng);
-        let mut encoder = FrameEncoder::new();
+        // The `ED 00 01` pre-intro carries the edge-routing info of an earlier session (it is
+        // not part of the Noise prologue); without one, the plain `WA 06 03` intro.
+        let mut encoder = routing_info
+            .and_then(|r| FrameEncoder::with_routing_info(r).ok())
+            .unwrap_or_default();
         let mut decoder = FrameDecoder::new();
         conn.send(encoder.encode(&hs.client_hello()).map_err(hs_err)?)
             .await?;

@@ -41,6 +41,7 @@ struct SConn {
     noise: NoiseTransport,
     payload: ClientPayload,
     client_static: [u8; 32],
+    routing_info: Option<Vec<u8>>,
 }
 
 async fn next_frame(conn: &mut MemoryConn, dec: &mut FrameDecoder) -> Vec<u8> {
@@ -81,6 +82,8 @@ async fn accept(listener: &mut MemoryListener, keys: &ServerKeys) -> SConn {
     conn.send(enc.encode(hs.server_hello()).unwrap()).unwrap();
     let finish = next_frame(&mut conn, &mut dec).await;
     let done = hs.read_client_finish(&finish).unwrap();
+    assert_eq!(dec.intro().unwrap().dict_version, 3);
+    let routing_info = dec.intro().and_then(|i| i.routing_info.clone());
     SConn {
         conn,
         dec,
@@ -88,6 +91,7 @@ async fn accept(listener: &mut MemoryListener, keys: &ServerKeys) -> SConn {
         noise: done.transport,
         payload: ClientPayload::decode(done.client_payload.as_slice()).unwrap(),
         client_static: *done.client_static.as_djb(),
+        routing_info,
     }
 }
 
@@ -269,7 +273,10 @@ async fn pair(
     let Event::Qr { code, .. } = next_event(events).await else {
         panic!("expected Qr")
     };
-    assert!(code.starts_with(wa_proto::pairing::QR_DEEP_LINK_PREFIX), "{code}");
+    assert!(
+        code.starts_with(wa_proto::pairing::QR_DEEP_LINK_PREFIX),
+        "{code}"
+    );
     let qr = QrCode::parse(&code).unwrap();
     assert_eq!(qr.reference, "REF-ONE");
     assert_eq!(qr.client_type.map(|t| t.as_char()), Some('1'), "Chrome");
@@ -587,4 +594,34 @@ async fn stream_error_503_retries_and_failure_401_logs_out() {
             .is_err(),
         "no reconnect"
     );
+}
+
+#[tokio::test]
+async fn edge_routing_info_is_sent_back_in_the_pre_intro() {
+    let keys = ServerKeys::new();
+    let (dialer, mut listener) = memory_network();
+    let (client, mut events) = Client::new(
+        config(&keys, dialer, fast_timeouts()),
+        Arc::new(wa_client::store::MemoryStore::new()),
+    );
+    let mut s = pair(&mut listener, &keys, &client, &mut events).await;
+    assert_eq!(s.routing_info, None);
+    s.send(&Node::new("ib").child(
+        Node::new("edge_routing").child(Node::new("routing_info").bytes(b"\x08\x02edge".to_vec())),
+    ));
+    // A round trip (server ping) makes sure the ib was processed before the drop.
+    s.send(
+        &Node::new("iq")
+            .attr("from", Jid::server())
+            .attr("type", "get")
+            .attr("xmlns", "urn:xmpp:ping")
+            .attr("id", "sp"),
+    );
+    s.expect("pong", |n| n.attr_str("id") == Some("sp")).await;
+    drop(s);
+    let s = accept(&mut listener, &keys).await;
+    assert_eq!(s.routing_info.as_deref(), Some(&b"\x08\x02edge"[..]));
+    assert_eq!(s.payload.device, Some(7));
+    drop(s);
+    client.disconnect().await;
 }
