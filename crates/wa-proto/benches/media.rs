@@ -245,6 +245,18 @@ fn bench_thread_cpu(c: &mut Criterion<cpu::ThreadCpu>) {
     g.bench_function("encrypt_parallel_calling_thread", |b| {
         b.iter(|| black_box(encrypt_parallel(&key, MediaType::Video, black_box(&plain))))
     });
+    g.bench_function("encrypt_stream_parallel_1MiB_pieces", |b| {
+        b.iter(|| {
+            let mut seen = 0usize;
+            let info = encrypt_stream_parallel(
+                &key,
+                MediaType::Video,
+                plain.chunks(PIECE),
+                |c: &[u8]| seen += black_box(c).len(),
+            );
+            black_box((info, seen))
+        })
+    });
     g.bench_function("decrypt_parallel_calling_thread", |b| {
         b.iter(|| {
             black_box(decrypt_parallel(
@@ -285,6 +297,18 @@ fn bench_process_cpu(c: &mut Criterion<cpu::ProcessCpu>) {
     g.throughput(Throughput::Bytes(SIZE as u64));
     g.bench_function("encrypt_parallel_all_threads", |b| {
         b.iter(|| black_box(encrypt_parallel(&key, MediaType::Video, black_box(&plain))))
+    });
+    g.bench_function("encrypt_stream_parallel_1MiB_pieces", |b| {
+        b.iter(|| {
+            let mut seen = 0usize;
+            let info = encrypt_stream_parallel(
+                &key,
+                MediaType::Video,
+                plain.chunks(PIECE),
+                |c: &[u8]| seen += black_box(c).len(),
+            );
+            black_box((info, seen))
+        })
     });
     g.bench_function("decrypt_parallel_all_threads", |b| {
         b.iter(|| {
