@@ -271,45 +271,61 @@ pub(crate) async fn upload_body(
     body: UploadBody,
 ) -> Result<Uploaded, ClientError> {
     let http = http(client)?;
-    let token = info.upload_token();
     let mut last_err = String::from("no media host");
     for attempt in 0..2 {
         let conn = media_conn(client, attempt > 0).await?;
-        for host in &conn.hosts {
-            let url = format!(
-                "https://{host}{}/{token}?auth={}&token={token}",
-                media_type.upload_path(),
-                conn.auth
-            );
-            let r = http
-                .post(&url)
-                .header("Origin", "https://web.whatsapp.com")
-                .header("Content-Type", "application/octet-stream")
-                .header("Content-Length", info.enc_length().to_string())
-                .body(match &body {
-                    UploadBody::Buffer(b) => reqwest::Body::from(b.clone()),
-                    UploadBody::File { path, key } => {
-                        reqwest::Body::wrap_stream(file_body(path.clone(), key.clone(), media_type))
-                    }
-                })
-                .send()
-                .await;
-            match r {
-                Ok(resp) if resp.status().is_success() => match resp.json::<UploadReply>().await {
-                    Ok(UploadReply {
-                        url: Some(url),
-                        direct_path: Some(direct_path),
-                    }) => return Ok(Uploaded { url, direct_path }),
-                    Ok(_) => last_err = format!("{host}: reply without url/direct_path"),
-                    Err(e) => last_err = format!("{host}: bad reply: {e}"),
-                },
-                Ok(resp) => last_err = format!("{host}: HTTP {}", resp.status()),
-                Err(e) => last_err = format!("{host}: {e}"),
-            }
-            tracing::warn!("media upload failed, trying the next host: {last_err}");
+        match upload_to_hosts(&http, &conn, media_type, info, &body).await {
+            Ok(u) => return Ok(u),
+            Err(e) => last_err = e,
         }
     }
     Err(media_err(format!("upload failed: {last_err}")))
+}
+
+/// One round over the hosts of `conn`: the first that stores the blob wins.
+pub(crate) async fn upload_to_hosts(
+    http: &reqwest::Client,
+    conn: &MediaConn,
+    media_type: MediaType,
+    info: &wa_proto::media::MediaInfo,
+    body: &UploadBody,
+) -> Result<Uploaded, String> {
+    let token = info.upload_token();
+    let mut last_err = String::from("no media host");
+    for host in &conn.hosts {
+        let url = format!(
+            "https://{host}{}/{token}?auth={}&token={token}",
+            media_type.upload_path(),
+            conn.auth
+        );
+        let r = http
+            .post(&url)
+            .header("Origin", "https://web.whatsapp.com")
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Length", info.enc_length().to_string())
+            .body(match body {
+                UploadBody::Buffer(b) => reqwest::Body::from(b.clone()),
+                UploadBody::File { path, key } => {
+                    reqwest::Body::wrap_stream(file_body(path.clone(), key.clone(), media_type))
+                }
+            })
+            .send()
+            .await;
+        match r {
+            Ok(resp) if resp.status().is_success() => match resp.json::<UploadReply>().await {
+                Ok(UploadReply {
+                    url: Some(url),
+                    direct_path: Some(direct_path),
+                }) => return Ok(Uploaded { url, direct_path }),
+                Ok(_) => last_err = format!("{host}: reply without url/direct_path"),
+                Err(e) => last_err = format!("{host}: bad reply: {e}"),
+            },
+            Ok(resp) => last_err = format!("{host}: HTTP {}", resp.status()),
+            Err(e) => last_err = format!("{host}: {e}"),
+        }
+        tracing::warn!("media upload failed, trying the next host: {last_err}");
+    }
+    Err(last_err)
 }
 
 /// Read size for streaming a file through the encryptor.
@@ -506,6 +522,50 @@ mod tests {
         let t = image::load_from_memory(&jpeg).unwrap();
         assert_eq!((t.width(), t.height()), (72, 36));
         assert!(thumbnail(b"not an image").is_none());
+    }
+
+    #[tokio::test]
+    async fn upload_falls_back_to_the_next_host() {
+        let emu = wa_emulator::Emulator::start(wa_emulator::EmulatorConfig::default())
+            .await
+            .unwrap();
+        let ders = crate::transport::parse_pem_certs(&emu.tls_cert_pem()).unwrap();
+        let tls = crate::transport::tls_client_config(&ders).unwrap();
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+            .unwrap();
+        let good = emu
+            .media_tls_url()
+            .trim_start_matches("https://")
+            .to_owned();
+        // A port that refuses connections, then a port that does not speak TLS (the plain
+        // HTTP listener), then the real one.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead_addr = dead.local_addr().unwrap().to_string();
+        drop(dead);
+        let plain = emu.media_url().trim_start_matches("http://").to_owned();
+        let conn = MediaConn {
+            auth: emu.media_auth_token(),
+            hosts: vec![dead_addr, plain, good],
+            fetched: Instant::now(),
+            ttl: Duration::from_secs(60),
+        };
+        let enc = wa_proto::media::encrypt(&MediaKey([5; 32]), MediaType::Image, b"pixels");
+        let body = UploadBody::Buffer(bytes::Bytes::from(enc.enc_file.clone()));
+        let up = upload_to_hosts(&http, &conn, MediaType::Image, &enc.info, &body)
+            .await
+            .unwrap();
+        assert!(up.direct_path.starts_with("/v/"));
+        // Wrong auth everywhere: a clear error naming the last host.
+        let bad = MediaConn {
+            auth: "nope".into(),
+            ..conn
+        };
+        let err = upload_to_hosts(&http, &bad, MediaType::Image, &enc.info, &body)
+            .await
+            .unwrap_err();
+        assert!(err.contains("401"), "{err}");
     }
 
     #[test]
