@@ -135,6 +135,10 @@ pub(crate) async fn connect_ws(url: &str) -> Result<Conn, TransportError> {
     let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
     config.max_message_size = Some(MAX_MESSAGE);
     config.max_frame_size = Some(MAX_MESSAGE);
+    // Thousands of mostly idle sessions per process: small buffers (tungstenite's defaults are
+    // 128 KiB each), every message written at once.
+    config.read_buffer_size = 4 * 1024;
+    config.write_buffer_size = 0;
     let (ws, _resp) = tokio_tungstenite::connect_async_tls_with_config(
         request,
         Some(config),
