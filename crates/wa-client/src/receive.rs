@@ -356,8 +356,10 @@ pub(crate) async fn handle_message(client: &Client, node: &Node) -> Result<(), C
         .finish()?;
         return match failure {
             Some(Failure::Retry { no_session }) => {
-                send_retry_receipt(client, node, max_count + 1, no_session).await?;
-                send_ack(client, node).await
+                // Ack first: the resend carries the same id, and a late ack must not also
+                // settle the resend in the server's offline queue.
+                send_ack(client, node).await?;
+                send_retry_receipt(client, node, max_count + 1, no_session).await
             }
             Some(Failure::Duplicate) => send_receipt(client, node, from_me).await,
             None => send_ack(client, node).await,
