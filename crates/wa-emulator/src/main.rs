@@ -54,8 +54,24 @@ async fn main() -> anyhow::Result<()> {
         writeln!(out, "{line}")?;
         out.flush()?;
     }
-    tokio::signal::ctrl_c().await?;
+    wait_for_signal().await?;
     tracing::info!("shutting down");
     emu.shutdown().await;
     Ok(())
+}
+
+/// Waits for Ctrl-C, or SIGTERM on Unix (how CI systems stop background services).
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }

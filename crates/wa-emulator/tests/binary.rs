@@ -122,3 +122,25 @@ async fn listen_is_honoured() {
     let (_p, v) = spawn(&["--listen", &format!("127.0.0.1:{port}")]);
     assert_eq!(v["ws_url"], format!("ws://127.0.0.1:{port}/ws/chat"));
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_stops_cleanly_and_flushes_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let (mut proc1, v) = spawn(&["--state-dir", state]);
+    let control = v["control_url"].as_str().unwrap().to_owned();
+    let (s, _) = post(
+        format!("{control}/control/accounts"),
+        serde_json::json!({"phone":"15550006666","push_name":"Fe"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let pid = proc1.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = proc1.0.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(dir.path().join("emulator-state.json").exists());
+    assert!(dir.path().join("keys.json").exists());
+}
