@@ -23,6 +23,7 @@ use wa_proto::binary::{Jid, Node};
 
 use crate::backoff::Backoff;
 use crate::client::Client;
+use crate::config::ClientConfig;
 use crate::creds::{self, Creds};
 use crate::error::ClientError;
 use crate::events::{Event, Me, Status};
@@ -226,11 +227,6 @@ impl Driver {
             Ok(c) => c,
             Err(e) => return End::Halt(format!("store: {e}")),
         };
-        let conn = match tokio::time::timeout(config.timeouts.connect, self.dial()).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => return End::Retry(e.to_string()),
-            Err(_) => return End::Retry("connect timeout".into()),
-        };
         let payload = match &creds.jid {
             Some(jid) => {
                 let Ok(user) = jid.user.parse::<u64>() else {
@@ -241,18 +237,36 @@ impl Driver {
             None => crate::payload::registration_payload(config, &creds.registration_keys()),
         };
         let routing = inner.store.get(EDGE_ROUTING_KEY).ok().flatten();
-        let socket = match NoiseSocket::handshake(
-            conn,
-            config,
-            creds.noise.clone(),
-            &payload,
-            routing,
-        )
-        .await
-        {
-            Ok(s) => s,
-            Err(ClientError::Handshake(e)) => return End::Halt(format!("handshake: {e}")),
-            Err(e) => return End::Retry(format!("handshake: {e}")),
+        let noise_key = creds.noise.clone();
+        let setup = async {
+            let conn = match tokio::time::timeout(config.timeouts.connect, dial(config)).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => return Err(End::Retry(e.to_string())),
+                Err(_) => return Err(End::Retry("connect timeout".into())),
+            };
+            match NoiseSocket::handshake(conn, config, noise_key, &payload, routing).await {
+                Ok(s) => Ok(s),
+                Err(ClientError::Handshake(e)) => Err(End::Halt(format!("handshake: {e}"))),
+                Err(e) => Err(End::Retry(format!("handshake: {e}"))),
+            }
+        };
+        tokio::pin!(setup);
+        // Dialing and handshaking can take a while: stay responsive to `disconnect()`.
+        let socket = loop {
+            tokio::select! {
+                r = &mut setup => match r {
+                    Ok(s) => break s,
+                    Err(end) => return end,
+                },
+                cmd = self.cmd_rx.recv() => match cmd {
+                    None => return End::Stop,
+                    Some(Command::Stop { reply }) => {
+                        let _ = reply.send(());
+                        return End::Stop;
+                    }
+                    Some(other) => fail_command(other),
+                },
+            }
         };
         let (inbound, inbound_rx) = mpsc::unbounded_channel();
         let processor = tokio::spawn(crate::handlers::run_inbound(
@@ -280,14 +294,6 @@ impl Driver {
         drop(inbound);
         let _ = tokio::time::timeout(Duration::from_secs(5), processor).await;
         end
-    }
-
-    async fn dial(&self) -> Result<transport::Conn, TransportError> {
-        let config = &self.client.inner.config;
-        match &config.memory_dialer {
-            Some(d) => d.dial(),
-            None => transport::connect_ws(&config.ws_url).await,
-        }
     }
 
     async fn serve(&mut self, conn: &mut Conn) -> End {
@@ -673,6 +679,13 @@ impl Driver {
             }
         }
         None
+    }
+}
+
+async fn dial(config: &ClientConfig) -> Result<transport::Conn, TransportError> {
+    match &config.memory_dialer {
+        Some(d) => d.dial(),
+        None => transport::connect_ws(&config.ws_url).await,
     }
 }
 

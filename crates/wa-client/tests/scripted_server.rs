@@ -625,3 +625,27 @@ async fn edge_routing_info_is_sent_back_in_the_pre_intro() {
     drop(s);
     client.disconnect().await;
 }
+
+#[tokio::test]
+async fn disconnect_interrupts_a_stuck_handshake() {
+    let keys = ServerKeys::new();
+    let (dialer, mut listener) = memory_network();
+    let (client, _events) = Client::new(
+        config(&keys, dialer, fast_timeouts()),
+        Arc::new(wa_client::store::MemoryStore::new()),
+    );
+    let c2 = client.clone();
+    let connecting = tokio::spawn(async move { c2.connect().await });
+    // The server accepts and then says nothing (handshake timeout is 20 s).
+    let _silent = tokio::time::timeout(T, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(client.status(), Status::Connecting);
+    tokio::time::timeout(Duration::from_secs(2), client.disconnect())
+        .await
+        .expect("disconnect returns promptly");
+    assert_eq!(client.status(), Status::Disconnected);
+    assert!(connecting.await.unwrap().is_err());
+}
