@@ -685,9 +685,20 @@ impl Conn {
             match st.account_mut(&req.phone) {
                 Err(e) => Err(e),
                 Ok(acc) => {
-                    let device = acc.next_device;
+                    // Device numbers are one byte on the wire (AD_JID): take the next free
+                    // one in 1..=255, wrapping around.
+                    let start = acc.next_device.clamp(1, 255);
+                    let free = (0..255)
+                        .map(|i| (start - 1 + i) % 255 + 1)
+                        .find(|d| !acc.devices.contains_key(d));
+                    let Some(device) = free else {
+                        let _ = req.done.send(Err(EmulatorError::Pairing(
+                            "the account already has 255 companions".to_owned(),
+                        )));
+                        return Ok(());
+                    };
                     let key_index = acc.next_key_index;
-                    acc.next_device += 1;
+                    acc.next_device = device % 255 + 1;
                     acc.next_key_index += 1;
                     let details = DeviceIdentityDetails {
                         raw_id: acc.raw_id(),
