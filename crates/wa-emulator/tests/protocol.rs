@@ -766,3 +766,41 @@ async fn device_changes_are_announced_to_contacts_and_pairing_works_over_http() 
         Some(2)
     );
 }
+
+#[tokio::test]
+async fn random_input_smoke_test() {
+    use futures_util::SinkExt;
+    use rand::{Rng, RngCore};
+    let emu = setup().await;
+    let (_c, mut good) = paired_companion(&emu).await;
+    let mut rng = rand::rngs::OsRng;
+    // Random bytes as the very first message (intro/handshake), many connections.
+    for _ in 0..40 {
+        let (mut ws, _) = tokio_tungstenite::connect_async(emu.ws_url())
+            .await
+            .unwrap();
+        let mut junk = vec![0u8; rng.gen_range(0..300)];
+        rng.fill_bytes(&mut junk);
+        if rng.gen_bool(0.5) && junk.len() > 4 {
+            junk[..4].copy_from_slice(&[b'W', b'A', 6, 3]); // valid intro, random frame
+        }
+        let _ = ws
+            .send(tokio_tungstenite::tungstenite::Message::Binary(junk.into()))
+            .await;
+    }
+    // Random well-encrypted node bytes after a real handshake.
+    let c2 = Companion::new(&emu.ws_url(), emu.root_public_key());
+    for _ in 0..20 {
+        let (mut reg, _qr, _) = c2.start_registration().await;
+        let mut junk = vec![0u8; rng.gen_range(1..200)];
+        rng.fill_bytes(&mut junk);
+        junk[0] &= 0x02; // flags byte: plain or "compressed"
+        reg.send_encrypted_raw(&junk).await;
+    }
+    // The paired companion is undisturbed.
+    let pong = good
+        .iq(Node::new("iq").attr("xmlns", "w:p").attr("type", "get"))
+        .await;
+    assert_eq!(pong.attr_str("type"), Some("result"));
+    assert!(emu.account(A).await.unwrap().devices[1].connected);
+}
