@@ -1,4 +1,77 @@
-//! A WhatsApp Web multi-device client.
+//! A WhatsApp Web multi-device client: link a companion device by QR code, log in, send and
+//! receive end-to-end encrypted text and media, over the real protocol (WebSocket, Noise,
+//! binary nodes, Signal) without a browser.
+//!
+//! Everything can run offline against [`wa-emulator`](https://docs.rs/wa-emulator), which plays
+//! the WhatsApp server and the users' phones; by default a [`ClientConfig`] points at WhatsApp
+//! itself (its WebSocket URL and Noise root key).
+//!
+//! # Example
+//!
+//! Pair with a (simulated) phone, send a text, receive one. This runs as a test, offline:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use wa_client::{Client, ClientConfig, Event, store::MemoryStore};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // An offline WhatsApp with two accounts (drop these lines and the three builder calls
+//! // below to talk to the real service).
+//! let emu = wa_emulator::Emulator::start(Default::default()).await?;
+//! emu.create_account("15550001111", "Ana").await?;
+//! emu.create_account("15550002222", "Ben").await?;
+//!
+//! let config = ClientConfig::builder()
+//!     .ws_url(emu.ws_url())
+//!     .root_public_key(emu.root_public_key())
+//!     .media_ca_pem(emu.tls_cert_pem())
+//!     .device_name("my bot")
+//!     .build()?;
+//! let (client, mut events) = Client::new(config, Arc::new(MemoryStore::new()));
+//! client.connect().await?;
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         // A human scans what `wa_client::qr::to_terminal(&code)` prints; here Ana's
+//!         // simulated phone does.
+//!         Event::Qr { code, .. } => drop(emu.phone("15550001111").scan(&code).await?),
+//!         Event::Connected => break,
+//!         _ => {}
+//!     }
+//! }
+//! let sent = client.send_text("+1 555 000-2222", "hello Ben").await?;
+//! println!("sent {} at {}", sent.id, sent.timestamp);
+//!
+//! emu.phone("15550002222").send_text("15550001111", "hi Ana").await?;
+//! while let Some(event) = events.recv().await {
+//!     if let Event::Message(m) = event {
+//!         assert_eq!(m.text.as_deref(), Some("hi Ana"));
+//!         break;
+//!     }
+//! }
+//! client.disconnect().await; // keeps the login in the store
+//! # Ok(()) }
+//! ```
+//!
+//! Keep the login across restarts with a [`store::SledDatabase`]: one per process, one
+//! namespace per session (`db.session_store("sales")?`), so thousands of sessions share it.
+//! The `examples/` directory of the repository has complete programs (`pair`, `send_text`,
+//! `send_image`, `echo_bot`, `multi_session`), each runnable with `--emulator`.
+//!
+//! # Main types
+//!
+//! - [`ClientConfig`] (built with [`ClientConfig::builder`]): server URL, trusted Noise root,
+//!   media TLS roots, device name, timeouts, reconnect policy.
+//! - [`Client`]: the cloneable handle: [`Client::connect`], [`Client::disconnect`],
+//!   [`Client::logout`], [`Client::status`], [`Client::me`], [`Client::send_text`],
+//!   [`Client::send_image`], [`Client::send_media`], [`Client::send_media_file`],
+//!   [`Client::download_media`].
+//! - [`Events`] / [`Event`]: QR codes, pairing, connection changes, [`MessageEvent`]s and
+//!   [`ReceiptEvent`]s; [`Status`] is the current state.
+//! - [`store::Store`]: where keys and sessions live, with [`store::MemoryStore`] and the sled
+//!   backend [`store::SledDatabase`] / [`store::SledStore`].
+//! - [`parse_phone_number`] turns what people type into a [`Jid`]; [`qr`] renders QR codes for
+//!   the terminal, SVG or PNG.
 //!
 //! # How it runs
 //! [`Client::new`] gives a cheap, cloneable handle and a bounded [`Events`] stream.
@@ -19,23 +92,6 @@
 //! [`Client::send_request`] (waits for the first `iq`/`ack` with the same id) and
 //! [`Client::send_node`]. Inbound `message`/`receipt`/`notification`/`call` stanzas are
 //! processed in order by a per-connection task (persist, then ack, then emit).
-//!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::sync::Arc;
-//! use wa_client::{Client, ClientConfig, Event};
-//! let config = ClientConfig::builder().device_name("my bot").build()?;
-//! let (client, mut events) = Client::new(config, Arc::new(wa_client::store::MemoryStore::new()));
-//! client.connect().await?;
-//! while let Some(event) = events.recv().await {
-//!     match event {
-//!         Event::Qr { code, .. } => println!("{}", wa_client::qr::to_terminal(&code)),
-//!         Event::Connected => break,
-//!         _ => {}
-//!     }
-//! }
-//! # Ok(()) }
-//! ```
 #![warn(missing_docs)]
 
 mod address;
