@@ -118,7 +118,9 @@ impl fmt::Display for Server {
 pub struct Jid {
     /// The user part (phone number, LID, group id...), empty for a server JID.
     pub user: String,
-    /// The agent (domain type on the wire); 0 for ordinary JIDs.
+    /// The agent; 0 for ordinary JIDs. On the wire it is the AD_JID domain byte of a
+    /// `s.whatsapp.net` device JID, so the values 1, 128 and 129 (the LID and hosted domains)
+    /// cannot be sent as agents, and other servers carry none.
     pub agent: u8,
     /// The device id; 0 is the primary device. AD_JID carries only 8 bits of it.
     pub device: u16,
