@@ -7,16 +7,49 @@
 //! [`Emulator::shutdown`]) stops everything. With a state directory, accounts, devices, the
 //! phones' Signal state and the root key survive restarts.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), wa_emulator::EmulatorError> {
-//! let emu = wa_emulator::Emulator::start(Default::default()).await?;
+//! ```
+//! use wa_emulator::{Emulator, EmulatorConfig};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // 127.0.0.1 with free ports; `.with_state_dir(dir)` keeps accounts across restarts.
+//! let emu = Emulator::start(EmulatorConfig::default()).await?;
 //! let ana = emu.create_account("15550001111", "Ana").await?;
-//! println!("{} at {} (root {})", ana.jid, emu.ws_url(), hex::encode(emu.root_public_key()));
-//! // A companion connects to emu.ws_url() trusting emu.root_public_key(), shows a QR, and:
-//! // let device_jid = emu.phone("15550001111").scan(&qr).await?;
-//! emu.phone("15550001111").send_text("15550002222", "hi").await.ok();
+//! emu.create_account("15550002222", "Ben").await?;
+//! assert_eq!(ana.jid, "15550001111@s.whatsapp.net");
+//!
+//! // What a client is configured with instead of WhatsApp's endpoints:
+//! println!("ws {} root {}", emu.ws_url(), hex::encode(emu.root_public_key()));
+//! // ...and `emu.tls_cert_pem()` to trust for media. When the client shows a QR code, the
+//! // account's phone links it: `emu.phone("15550001111").scan(&qr).await?`.
+//!
+//! // The phones are Signal parties of their own: Ana's phone encrypts to every device of
+//! // Ben's account, Ben's phone decrypts into its inbox.
+//! let id = emu.phone("15550001111").send_text("15550002222", "hi Ben").await?;
+//! let got = loop {
+//!     if let Some(m) = emu.phone("15550002222").inbox().await.into_iter().find(|m| m.id == id) {
+//!         break m;
+//!     }
+//!     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+//! };
+//! assert_eq!((got.from.as_str(), got.text.as_deref()), (ana.jid.as_str(), Some("hi Ben")));
+//! emu.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! # As a process (for other languages and CI)
+//!
+//! The `wa-emulator` binary (`cargo run --release -p wa-emulator -- --state-dir DIR`) takes
+//! `--listen`, `--media-listen`, `--media-tls-listen` (port 0 = any free port, the default) and
+//! `--state-dir`, prints ONE JSON line on stdout once it listens (logs go to stderr) and runs
+//! until SIGINT/SIGTERM:
+//!
+//! ```text
+//! {"ws_url":"ws://127.0.0.1:P/ws/chat","control_url":"http://127.0.0.1:Q","media_url":"http://127.0.0.1:Q","media_tls_url":"https://127.0.0.1:R","root_public_key":"<64 hex>"}
+//! ```
+//!
+//! Drive it with the control API below; a client under test uses `ws_url`, `root_public_key`
+//! and the PEM of `GET /control/tls_cert`.
 //!
 //! # Control API (design.md §3.1) — the same operations as this library's methods
 //!
