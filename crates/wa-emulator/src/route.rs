@@ -165,7 +165,14 @@ pub(crate) async fn client_message(conn: &mut Conn, node: Node) -> Result<Flow, 
             delivered += 1;
         }
     }
-    conn.inner.store.mark_dirty();
+    if delivered > 0 && conn.inner.store.is_persistent() {
+        // Persist, then acknowledge: the ack tells the sender the message is stored (and the
+        // receiving phone's ratchet has advanced), so it must survive a crash right after.
+        let inner = conn.inner.clone();
+        let _ = tokio::task::spawn_blocking(move || inner.store.persist()).await;
+    } else {
+        conn.inner.store.mark_dirty();
+    }
     let mut ack = Node::new("ack")
         .attr("class", "message")
         .attr("id", id)

@@ -804,3 +804,36 @@ async fn random_input_smoke_test() {
     assert_eq!(pong.attr_str("type"), Some("result"));
     assert!(emu.account(A).await.unwrap().devices[1].connected);
 }
+
+/// Persist, then acknowledge: once the server acks a message, the receiving phone's advanced
+/// ratchet and its inbox entry are on disk (a crash right after the ack loses nothing).
+#[tokio::test]
+async fn message_to_a_phone_is_on_disk_before_the_ack() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EmulatorConfig::default().with_state_dir(dir.path());
+    let emu = Emulator::start(config).await.unwrap();
+    emu.create_account(A, "Ana").await.unwrap();
+    emu.create_account(B, "Bo").await.unwrap();
+    let (mut c, mut link) = paired_companion(&emu).await;
+    for i in 0..3 {
+        let id = format!("3EB0D15C0000{i}");
+        let ack = c
+            .send_message(
+                &mut link,
+                B,
+                &proto::Message {
+                    conversation: Some(format!("durable {i}")),
+                    ..Default::default()
+                },
+                &id,
+            )
+            .await;
+        assert!(ack.attr_str("error").is_none(), "{ack:?}");
+        // Read the snapshot right after the ack, before any periodic flush.
+        let snap = std::fs::read_to_string(dir.path().join("emulator-state.json")).unwrap();
+        assert!(
+            snap.contains(&id),
+            "message {id} was acked but is not in the snapshot"
+        );
+    }
+}
