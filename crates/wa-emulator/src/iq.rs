@@ -144,6 +144,9 @@ fn parse_skey(n: &Node) -> Option<crate::state::SignedPreKeyRecord> {
     })
 }
 
+/// Most one-time prekeys stored for one device (clients keep tens to hundreds uploaded).
+const MAX_PREKEYS_PER_DEVICE: usize = 5_000;
+
 fn prekey_upload(conn: &Conn, node: &Node, phone: &str, device: u32) -> Node {
     let mut keys = Vec::new();
     if let Some(list) = node.get_child("list") {
@@ -188,6 +191,10 @@ fn prekey_upload(conn: &Conn, node: &Node, phone: &str, device: u32) -> Node {
         }
         for (id, v) in keys {
             d.prekeys.insert(id, v);
+        }
+        // Ids are peer-chosen: keep the map bounded (lowest ids, the oldest, go first).
+        while d.prekeys.len() > MAX_PREKEYS_PER_DEVICE {
+            d.prekeys.pop_first();
         }
     }
     conn.inner.store.persist();

@@ -837,3 +837,42 @@ async fn message_to_a_phone_is_on_disk_before_the_ack() {
         );
     }
 }
+
+/// A device cannot grow its stored one-time prekeys without bound (ids are peer-chosen u32s):
+/// uploads beyond the cap keep only the newest keys.
+#[tokio::test]
+async fn prekey_uploads_are_capped_per_device() {
+    let emu = setup().await;
+    let (_c, mut link) = paired_companion(&emu).await;
+    for chunk in 0..3u32 {
+        let list: Vec<Node> = (0..2_000u32)
+            .map(|i| {
+                let id = 1_000 + chunk * 2_000 + i;
+                Node::new("key").children([
+                    Node::new("id").bytes(id.to_be_bytes()[1..].to_vec()),
+                    Node::new("value").bytes(vec![7u8; 32]),
+                ])
+            })
+            .collect();
+        let up = link
+            .iq(Node::new("iq")
+                .attr("xmlns", "encrypt")
+                .attr("type", "set")
+                .child(Node::new("list").children(list)))
+            .await;
+        assert_eq!(up.attr_str("type"), Some("result"), "{up:?}");
+    }
+    let count = link
+        .iq(Node::new("iq")
+            .attr("xmlns", "encrypt")
+            .attr("type", "get")
+            .child(Node::new("count")))
+        .await;
+    let n: usize = count
+        .get_child("count")
+        .and_then(|c| c.attr_str("value"))
+        .and_then(|v| v.parse().ok())
+        .expect("count value");
+    assert!(n <= 5_000, "{n} prekeys stored for one device");
+    assert!(n >= 4_000, "the newest uploads are kept ({n})");
+}
