@@ -50,7 +50,15 @@ pub(crate) fn deliver(inner: &Inner, st: &mut State, phone: &str, device: u32, n
         node: bytes,
         sent_on,
     });
+    // Bound the bytes too (stanzas may be megabytes); the newest stanza is always kept.
+    let mut total: usize = queue.iter().map(|s| s.node.len()).sum();
+    while total > MAX_QUEUED_BYTES && queue.len() > 1 {
+        total -= queue.remove(0).node.len();
+    }
 }
+
+/// Most bytes of stanzas kept for one offline device; the oldest are dropped beyond this.
+const MAX_QUEUED_BYTES: usize = 16 * 1024 * 1024;
 
 /// Most stanzas kept for one offline device; the oldest are dropped beyond this.
 const MAX_QUEUED: usize = 10_000;

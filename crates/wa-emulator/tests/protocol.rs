@@ -876,3 +876,29 @@ async fn prekey_uploads_are_capped_per_device() {
     assert!(n <= 5_000, "{n} prekeys stored for one device");
     assert!(n >= 4_000, "the newest uploads are kept ({n})");
 }
+
+/// An offline device's queue is bounded in bytes, not only in stanzas: large messages sent
+/// to a device that never comes back cannot exhaust the server's memory.
+#[tokio::test]
+async fn offline_queue_is_bounded_in_bytes() {
+    let emu = setup().await;
+    let (_c, link) = paired_companion(&emu).await;
+    drop(link);
+    // Wait until the server saw the companion go away.
+    for _ in 0..100 {
+        if !emu.account(A).await.unwrap().devices[1].connected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let big = "x".repeat(1024 * 1024);
+    for _ in 0..20 {
+        emu.phone(B).send_text(A, &big).await.unwrap();
+    }
+    let queued = emu.account(A).await.unwrap().devices[1].queued;
+    assert!(queued > 0);
+    assert!(
+        queued < 20,
+        "{queued} one-MiB stanzas kept for an offline device"
+    );
+}
