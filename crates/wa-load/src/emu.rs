@@ -22,7 +22,7 @@ enum Kind {
     Remote {
         control_url: String,
         http: reqwest::Client,
-        child: Option<ChildGuard>,
+        child: std::sync::Mutex<Option<ChildGuard>>,
     },
 }
 
@@ -119,7 +119,7 @@ impl Emu {
             .with_context(|| format!("emulator startup line: {line:?}"))?;
         let mut emu = Emu::external(&info.ws_url, &info.root_public_key, &info.control_url)?;
         if let Kind::Remote { child, .. } = &mut emu.kind {
-            *child = Some(guard);
+            *child.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(guard);
         }
         Ok(emu)
     }
@@ -135,7 +135,7 @@ impl Emu {
             kind: Kind::Remote {
                 control_url: control_url.trim_end_matches('/').to_string(),
                 http: http_client()?,
-                child: None,
+                child: std::sync::Mutex::new(None),
             },
         })
     }
@@ -155,8 +155,19 @@ impl Emu {
     /// The emulator's process id when it runs as our child (to read its memory).
     pub(crate) fn child_pid(&self) -> Option<u32> {
         match &self.kind {
-            Kind::Remote { child: Some(c), .. } => Some(c.0.id()),
+            Kind::Remote { child, .. } => child
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map(|c| c.0.id()),
             _ => None,
+        }
+    }
+
+    /// Stop the child emulator now (before a `process::exit`, which runs no destructors).
+    pub(crate) fn stop_child(&self) {
+        if let Kind::Remote { child, .. } = &self.kind {
+            drop(child.lock().unwrap_or_else(|p| p.into_inner()).take());
         }
     }
 

@@ -96,6 +96,10 @@ enum Mode {
         /// Skip the disconnect + login round.
         #[arg(long)]
         no_relogin: bool,
+        /// Exit at once after the last memory reading (for heap profilers: what is not freed
+        /// then is the heap of the idle sessions).
+        #[arg(long)]
+        exit_at_idle: bool,
         #[command(flatten)]
         emu: EmuArgs,
     },
@@ -142,6 +146,7 @@ async fn run(mode: Mode) -> Result<()> {
             count,
             settle,
             no_relogin,
+            exit_at_idle,
             emu,
         } => {
             if count == 0 {
@@ -157,6 +162,7 @@ async fn run(mode: Mode) -> Result<()> {
                     relogin: !no_relogin,
                     per_session: Duration::from_secs(emu.session_timeout),
                     store: emu.store,
+                    exit_at_idle,
                 },
             )
             .await

@@ -187,6 +187,7 @@ pub(crate) struct SessionsOpts {
     pub(crate) relogin: bool,
     pub(crate) per_session: Duration,
     pub(crate) store: StoreKind,
+    pub(crate) exit_at_idle: bool,
 }
 
 /// Run mode (a) and print the figures.
@@ -267,6 +268,14 @@ pub(crate) async fn run(emu: Arc<Emu>, o: SessionsOpts) -> Result<()> {
         report("after re-login + settle");
     }
 
+    if o.exit_at_idle {
+        // For heap profilers (heaptrack, valgrind --tool=massif): end the process right here, so
+        // that what it reports as not freed is exactly the heap of the idle connected sessions.
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        emu.stop_child();
+        std::process::exit(0);
+    }
     let connected = count_connected(&sessions);
     if connected != sessions.len() || sessions.len() != o.count {
         bail!(
