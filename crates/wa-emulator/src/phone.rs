@@ -68,6 +68,9 @@ pub(crate) struct PhoneState {
 /// How many received messages a phone keeps in its inbox (oldest dropped first).
 const INBOX_LIMIT: usize = 10_000;
 
+/// How many bytes of ids, texts and captions a phone keeps in its inbox (oldest dropped first).
+const INBOX_BYTES_LIMIT: usize = 16 * 1024 * 1024;
+
 /// How many sent messages a phone remembers for retries.
 const SENT_MEMORY: usize = 200;
 
@@ -346,7 +349,7 @@ fn deliver_from_phone(inner: &Inner, st: &mut State, phone: &str, device: u32, n
 }
 
 /// After a companion's first login: the phone shares an app-state sync key and sends an
-/// (empty) initial history-sync notification, as real phones do.
+/// (empty) initial history-sync notification (blob uploaded and inlined), as real phones do.
 pub(crate) fn first_login_pushes(inner: &Inner, phone: &str, device: u32) {
     let mut st = inner.store.lock();
     let result = (|| -> Result<(), EmulatorError> {
@@ -415,6 +418,9 @@ pub(crate) fn first_login_pushes(inner: &Inner, phone: &str, device: u32) {
                     sync_type: Some(proto::HistorySyncType::InitialBootstrap as i32),
                     chunk_order: Some(1),
                     progress: Some(100),
+                    // Real phones inline the initial bootstrap blob too; clients that read it
+                    // (Baileys, whatsmeow) then need no download from the default media host.
+                    initial_hist_bootstrap_inline_payload: Some(compressed.clone()),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -493,6 +499,16 @@ pub(crate) fn receive(inner: &Inner, st: &mut State, phone: &str, node: &Node) {
                     inbox.remove(0);
                 }
                 inbox.push(entry);
+                // Bound the bytes too (texts may be megabytes); the newest entry is kept.
+                let size = |m: &InboxMessage| {
+                    m.id.len()
+                        + m.text.as_ref().map_or(0, String::len)
+                        + m.caption.as_ref().map_or(0, String::len)
+                };
+                let mut total: usize = inbox.iter().map(size).sum();
+                while total > INBOX_BYTES_LIMIT && inbox.len() > 1 {
+                    total -= size(&inbox.remove(0));
+                }
             }
         }
     }

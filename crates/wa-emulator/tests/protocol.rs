@@ -902,3 +902,24 @@ async fn offline_queue_is_bounded_in_bytes() {
         "{queued} one-MiB stanzas kept for an offline device"
     );
 }
+
+/// A phone's inbox is bounded in bytes, not only in messages.
+#[tokio::test]
+async fn phone_inbox_is_bounded_in_bytes() {
+    let emu = setup().await;
+    let big = "y".repeat(1024 * 1024);
+    for _ in 0..20 {
+        emu.phone(B).send_text(A, &big).await.unwrap();
+    }
+    let inbox = emu.phone(A).inbox().await;
+    assert!(!inbox.is_empty());
+    assert!(
+        inbox.len() < 20,
+        "{} one-MiB texts kept in one inbox",
+        inbox.len()
+    );
+    // The newest message is always kept.
+    emu.phone(B).send_text(A, "small").await.unwrap();
+    let inbox = emu.phone(A).inbox().await;
+    assert_eq!(inbox.last().unwrap().text.as_deref(), Some("small"));
+}
