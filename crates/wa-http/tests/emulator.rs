@@ -210,11 +210,25 @@ async fn link_send_receive_logout_and_restart_against_the_emulator() {
         .unwrap();
     emu.phone(PHONE).unlink(device_no).await.unwrap();
     let v = h.wait_status("main", "FAILED").await;
-    assert!(v["last_error"]["message"].as_str().unwrap().contains("logged out"), "{v}");
+    assert!(
+        v["last_error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("logged out"),
+        "{v}"
+    );
     assert!(v["me"].is_null());
-    assert_eq!(h.post_empty("/api/sessions/main/logout").await.status(), 200);
+    assert_eq!(
+        h.post_empty("/api/sessions/main/logout").await.status(),
+        200
+    );
     h.wait_status("main", "SCAN_QR_CODE").await;
-    let qr3 = h.get("/api/sessions/main/qr?format=raw").await.text().await.unwrap();
+    let qr3 = h
+        .get("/api/sessions/main/qr?format=raw")
+        .await
+        .text()
+        .await
+        .unwrap();
     emu.phone(PHONE).scan(&qr3).await.unwrap();
     h.wait_status("main", "WORKING").await;
 
