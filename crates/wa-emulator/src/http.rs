@@ -19,6 +19,8 @@ use crate::{Inner, Phone};
 
 /// Largest accepted request body (media uploads).
 const MAX_BODY: usize = 256 * 1024 * 1024;
+/// Largest accepted control request (a base64 image in `send` is the biggest).
+const MAX_CONTROL_BODY: usize = 32 * 1024 * 1024;
 
 type AppState = Arc<Inner>;
 
@@ -38,10 +40,42 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         )
         .route("/control/faults", post(faults))
         .route("/control/tls_cert", get(tls_cert))
-        .route("/mms/{media_type}/{token}", post(upload))
+        .route(
+            "/mms/{media_type}/{token}",
+            post(upload).layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
         .fallback(fallback)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::max(MAX_CONTROL_BODY))
+        .layer(axum::middleware::map_response(json_client_errors))
         .with_state(inner)
+}
+
+/// Gives the 4xx answers that axum produces itself (wrong method, body too large) the same
+/// JSON error body as every other control error.
+async fn json_client_errors(resp: Response) -> Response {
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let status = resp.status();
+    if !status.is_client_error() || is_json {
+        return resp;
+    }
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "bad_request",
+    };
+    let mut out = error_response(
+        status,
+        code,
+        status.canonical_reason().unwrap_or("bad request"),
+    );
+    if let Some(allow) = resp.headers().get(header::ALLOW) {
+        out.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    out
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, EmulatorError> {

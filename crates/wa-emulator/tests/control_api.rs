@@ -387,3 +387,72 @@ async fn phones_exchange_text_and_image_over_the_control_api() {
     .await;
     assert_error(s, &v, 400, "invalid_request");
 }
+
+/// Every bad control request gets a 4xx with a JSON error body, including the ones axum
+/// itself rejects (wrong method, body over the control limit).
+#[tokio::test]
+async fn every_bad_control_request_gets_a_json_4xx() {
+    let emu = start().await;
+    emu.create_account("15550001111", "Ana").await.unwrap();
+    let base = emu.control_url();
+    let c = client();
+    let cases: Vec<(reqwest::RequestBuilder, u16)> = vec![
+        // Unknown account.
+        (
+            c.post(format!("{base}/control/accounts/15559999999/send"))
+                .json(&json!({"to": "15550001111", "text": "x"})),
+            404,
+        ),
+        // Bad JSON and wrong types.
+        (
+            c.post(format!("{base}/control/accounts/15550001111/scan"))
+                .body("{not json"),
+            400,
+        ),
+        (
+            c.post(format!("{base}/control/accounts/15550001111/scan"))
+                .json(&json!({"qr": 5})),
+            400,
+        ),
+        (
+            c.post(format!(
+                "{base}/control/accounts/15550001111/devices/1/kick"
+            ))
+            .json(&json!({"code": 70000})),
+            400,
+        ),
+        (
+            c.delete(format!(
+                "{base}/control/accounts/15550001111/devices/99999999999"
+            )),
+            400,
+        ),
+        // Bad QR.
+        (
+            c.post(format!("{base}/control/accounts/15550001111/scan"))
+                .json(&json!({"qr": "nonsense"})),
+            400,
+        ),
+        // Wrong method on a known route.
+        (
+            c.get(format!("{base}/control/accounts/15550001111/send")),
+            405,
+        ),
+        // A control body over the control limit.
+        (
+            c.post(format!("{base}/control/accounts"))
+                .body(vec![b' '; 40 * 1024 * 1024]),
+            413,
+        ),
+    ];
+    for (req, want) in cases {
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        assert_eq!(status, want, "body: {text}");
+        let v: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("status {status}: body is not JSON ({e}): {text:?}"));
+        assert!(v["error"]["code"].as_str().is_some(), "{v}");
+        assert!(v["error"]["message"].as_str().is_some(), "{v}");
+    }
+}
