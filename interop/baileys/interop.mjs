@@ -8,7 +8,8 @@ import makeWASocket, {
   WA_CERT_DETAILS,
   DisconnectReason,
   useMultiFileAuthState,
-  Browsers
+  Browsers,
+  downloadMediaMessage
 } from 'baileys'
 import pino from 'pino'
 
@@ -96,6 +97,7 @@ function connect() {
   sock.ev.on('creds.update', saveCreds)
   sock.ev.on('connection.update', async (u) => {
     const { connection, lastDisconnect, qr } = u
+    if (qr && scanned && opens > 0) fail('asked for a QR again after pairing')
     if (qr && !scanned) {
       scanned = true
       log(`QR ${qr}`)
@@ -131,7 +133,7 @@ function connect() {
       if (m.key.fromMe) continue
       const text = m.message?.conversation || m.message?.extendedTextMessage?.text
       log(`MESSAGE from=${m.key.remoteJid} text=${JSON.stringify(text)}`)
-      received.push({ from: m.key.remoteJid, text })
+      received.push({ from: m.key.remoteJid, text, msg: m })
     }
   })
 }
@@ -177,6 +179,51 @@ log('PASS image delivered to the phone (sha256 and caption match)')
 // 4. the initial history sync the phone pushed after pairing was processed
 await waitFor('initial history sync', async () => historySets > 0)
 log('PASS initial history sync processed')
+
+// 5. image: peer's phone -> Baileys (Baileys downloads and decrypts it from the media host)
+const image2 = randomPng(64, 48)
+const sha2 = createHash('sha256').update(image2).digest('hex')
+const caption2 = `from the phone ${randomBytes(3).toString('hex')}`
+await control('POST', `/control/accounts/${PEER}/send`, {
+  to: ME,
+  image: { base64: image2.toString('base64'), mimetype: 'image/png' },
+  caption: caption2
+})
+const gotImg = await waitFor('image from the phone', async () =>
+  received.find((m) => m.msg.message?.imageMessage?.caption === caption2)
+)
+log(`IMAGE url=${gotImg.msg.message.imageMessage.url}`)
+let data
+try {
+  data = await downloadMediaMessage(gotImg.msg, 'buffer', {}, { logger, reuploadRequest: sock.updateMediaMessage })
+} catch (e) {
+  fail(`image download: ${e.stack || e}`)
+}
+if (createHash('sha256').update(data).digest('hex') !== sha2) fail('downloaded image differs from the one sent')
+log('PASS image received from the phone and downloaded')
+
+// 6. log in again with the stored credentials: no QR, straight to open, and messages still flow
+finished = true
+sock.end(undefined)
+await new Promise((r) => setTimeout(r, 300))
+finished = false
+let reopenResolve
+const reopened = new Promise((r) => (reopenResolve = r))
+openResolve = reopenResolve
+const qrBefore = scanned
+connect()
+await reopened
+if (!qrBefore) fail('no QR on first connect')
+const again = `again ${randomBytes(4).toString('hex')}`
+await control('POST', `/control/accounts/${PEER}/send`, { to: ME, text: again })
+await waitFor('text after re-login', async () => received.find((m) => m.text === again))
+const again2 = `again from baileys ${randomBytes(4).toString('hex')}`
+const sent2 = await sock.sendMessage(peerJid, { text: again2 })
+await waitFor('text after re-login in peer inbox', async () => {
+  const inbox = await control('GET', `/control/accounts/${PEER}/inbox`)
+  return inbox.find((m) => m.id === sent2.key.id && m.text === again2)
+})
+log('PASS re-login with stored credentials (no QR), text both ways')
 
 if (baileysErrors.length) fail(`Baileys logged errors:\n  ${baileysErrors.join('\n  ')}`)
 finished = true
