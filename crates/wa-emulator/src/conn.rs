@@ -222,7 +222,7 @@ async fn serve(inner: Arc<Inner>, tcp: TcpStream) -> Result<(), ConnError> {
     };
 
     let conn_id = inner.next_conn_id();
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = crate::state::conn_channel();
     let handle = ConnHandle { conn_id, tx };
     inner.store.lock().all_conns.insert(conn_id, handle.clone());
     let mut conn = Conn {
@@ -346,7 +346,7 @@ pub(crate) struct Conn {
     handle: ConnHandle,
     reader: FrameReader,
     pub(crate) writer: Writer,
-    rx: mpsc::UnboundedReceiver<ConnCommand>,
+    rx: mpsc::Receiver<ConnCommand>,
     client_static: PublicKey,
     session: Session,
     pending_pair: Option<PendingPair>,

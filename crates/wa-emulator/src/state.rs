@@ -137,7 +137,31 @@ pub(crate) struct LinkCodeRequest {
 #[derive(Clone, Debug)]
 pub(crate) struct ConnHandle {
     pub(crate) conn_id: u64,
-    pub(crate) tx: mpsc::UnboundedSender<ConnCommand>,
+    pub(crate) tx: ConnSender,
+}
+
+/// Most commands waiting for one connection task. A peer that stops reading its socket blocks
+/// its task; without a bound, stanzas routed to it would pile up in memory.
+pub(crate) const CONN_CHANNEL_CAPACITY: usize = 1024;
+
+/// The sending side of a connection's command channel (bounded, never blocks).
+#[derive(Clone, Debug)]
+pub(crate) struct ConnSender(mpsc::Sender<ConnCommand>);
+
+impl ConnSender {
+    /// Queues `cmd`; gives it back if the connection is gone or its channel is full (a routed
+    /// stanza then stays in the device's offline queue and is delivered on the next login).
+    pub(crate) fn send(&self, cmd: ConnCommand) -> Result<(), ConnCommand> {
+        self.0.try_send(cmd).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(c) | mpsc::error::TrySendError::Closed(c) => c,
+        })
+    }
+}
+
+/// A bounded command channel for one connection.
+pub(crate) fn conn_channel() -> (ConnSender, mpsc::Receiver<ConnCommand>) {
+    let (tx, rx) = mpsc::channel(CONN_CHANNEL_CAPACITY);
+    (ConnSender(tx), rx)
 }
 
 /// A companion that is connected in registration mode and shows a QR.
@@ -327,4 +351,22 @@ pub(crate) fn now_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_channel_is_bounded_and_never_blocks() {
+        let (tx, mut rx) = conn_channel();
+        let accepted = (0..CONN_CHANNEL_CAPACITY + 100)
+            .filter(|_| tx.send(ConnCommand::Drop).is_ok())
+            .count();
+        assert_eq!(accepted, CONN_CHANNEL_CAPACITY);
+        assert!(rx.try_recv().is_ok());
+        assert!(tx.send(ConnCommand::Drop).is_ok());
+        drop(rx);
+        assert!(tx.send(ConnCommand::Drop).is_err());
+    }
 }
