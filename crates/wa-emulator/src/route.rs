@@ -62,6 +62,8 @@ const MAX_QUEUED_BYTES: usize = 16 * 1024 * 1024;
 
 /// Most stanzas kept for one offline device; the oldest are dropped beyond this.
 const MAX_QUEUED: usize = 10_000;
+/// Longest accepted message id (clients send 16 to 32 characters).
+const MAX_MESSAGE_ID_LEN: usize = 128;
 /// Most message ids remembered for routing receipts.
 const MAX_ORIGINS: usize = 200_000;
 
@@ -93,6 +95,16 @@ pub(crate) async fn client_message(conn: &mut Conn, node: Node) -> Result<Flow, 
         return Ok(Flow::Continue);
     };
     let id = node.attr_str("id").unwrap_or("").to_owned();
+    if id.len() > MAX_MESSAGE_ID_LEN {
+        // Ids are remembered to route receipts back: refuse what real clients never send.
+        let ack = Node::new("ack")
+            .attr("class", "message")
+            .attr("id", id)
+            .attr("from", Jid::server())
+            .attr("error", "400");
+        conn.writer.node(&ack).await?;
+        return Ok(Flow::Continue);
+    }
     let Some(to) = node.attr_jid("to") else {
         let ack = Node::new("ack")
             .attr("class", "message")

@@ -923,3 +923,30 @@ async fn phone_inbox_is_bounded_in_bytes() {
     let inbox = emu.phone(A).inbox().await;
     assert_eq!(inbox.last().unwrap().text.as_deref(), Some("small"));
 }
+
+/// Message ids are remembered (to route receipts back), so an overlong one is refused with an
+/// error ack instead of being stored.
+#[tokio::test]
+async fn overlong_message_id_is_refused() {
+    let emu = setup().await;
+    let (mut c, mut link) = paired_companion(&emu).await;
+    let id = "3EB0".repeat(100_000);
+    let ack = c
+        .send_message(
+            &mut link,
+            B,
+            &proto::Message {
+                conversation: Some("long id".into()),
+                ..Default::default()
+            },
+            &id,
+        )
+        .await;
+    assert_eq!(ack.attr_str("error"), Some("400"));
+    assert!(emu.phone(B).inbox().await.is_empty());
+    // The connection still works.
+    let pong = link
+        .iq(Node::new("iq").attr("xmlns", "w:p").attr("type", "get"))
+        .await;
+    assert_eq!(pong.attr_str("type"), Some("result"));
+}
