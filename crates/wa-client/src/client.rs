@@ -179,6 +179,44 @@ impl Client {
         self.inner.status.subscribe()
     }
 
+    /// Wait until the client is logged in ([`Status::Connected`]), at most `timeout`.
+    ///
+    /// Built on [`Client::watch_status`], so it cannot miss the login even when the consumer
+    /// of [`Events`] lags behind. Returns at once when already connected. Fails with
+    /// [`ClientError::LoggedOut`] when the status becomes [`Status::LoggedOut`],
+    /// [`ClientError::NotConnected`] / [`ClientError::Stopped`] when the driver is not running
+    /// (never started with [`Client::connect`], or stopped: [`Client::disconnect`], replaced,
+    /// QR codes exhausted), and [`ClientError::Timeout`] when `timeout` passes first. While
+    /// pairing, it keeps waiting for the QR code to be scanned.
+    pub async fn wait_connected(&self, timeout: std::time::Duration) -> Result<(), ClientError> {
+        let mut status = self.watch_status();
+        let wait = async {
+            loop {
+                let now = *status.borrow_and_update();
+                match now {
+                    Status::Connected => return Ok(()),
+                    Status::LoggedOut => return Err(ClientError::LoggedOut("logged out".into())),
+                    Status::Disconnected => match lock(&self.inner.cmd).as_ref() {
+                        None => return Err(ClientError::NotConnected),
+                        Some(tx) if tx.is_closed() => {
+                            return Err(ClientError::Stopped("the client stopped".into()));
+                        }
+                        // connect() is starting the driver.
+                        Some(_) => {}
+                    },
+                    Status::Connecting | Status::WaitingForQr => {}
+                }
+                // The sender lives in `self.inner`, so `changed` cannot fail while we hold it.
+                if status.changed().await.is_err() {
+                    return Err(ClientError::ConnectionLost);
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .unwrap_or(Err(ClientError::Timeout))
+    }
+
     /// Who we are, once paired.
     pub fn me(&self) -> Option<Me> {
         self.inner

@@ -144,6 +144,8 @@ impl Driver {
                     break;
                 }
                 End::Retry(reason) => {
+                    // Not logged in while backing off: no longer `Connected`.
+                    self.client.set_status(Status::Connecting);
                     self.client.emit(Event::Disconnected {
                         reason: reason.clone(),
                     });

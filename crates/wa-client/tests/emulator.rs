@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wa_client::store::{SledDatabase, Store};
-use wa_client::{Client, ClientConfig, Event, Events, Status, Timeouts};
+use wa_client::{Client, ClientConfig, ClientError, Event, Events, Status, Timeouts};
 use wa_emulator::{Emulator, EmulatorConfig};
 
 const T: Duration = Duration::from_secs(20);
@@ -262,4 +262,89 @@ async fn wrong_root_key_is_refused() {
     let err = client.connect().await.unwrap_err();
     assert!(err.to_string().contains("handshake"), "{err}");
     assert_eq!(client.status(), Status::Disconnected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_connected_with_a_lagging_event_consumer() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    emu.create_account(PHONE, "Ana").await.unwrap();
+    let db = SledDatabase::open(tempfile::tempdir().unwrap().path()).unwrap();
+    let store: Arc<dyn Store> = Arc::new(db.session_store("s").unwrap());
+    // One event slot, never read: the QR, Paired and Connected events are mostly dropped.
+    let cfg = ClientConfig::builder()
+        .ws_url(emu.ws_url())
+        .root_public_key(emu.root_public_key())
+        .device_name("wa-rs test")
+        .event_capacity(1)
+        .timeouts(Timeouts {
+            reconnect_initial: Duration::from_millis(50),
+            reconnect_max: Duration::from_millis(300),
+            ..Timeouts::default()
+        })
+        .build()
+        .unwrap();
+    let (client, _events) = Client::new(cfg, store);
+
+    // Before connect(): the driver is not running.
+    assert!(matches!(
+        client.wait_connected(T).await,
+        Err(ClientError::NotConnected)
+    ));
+
+    client.connect().await.expect("connect");
+    // Nobody scans: timeout while showing QR codes.
+    assert!(matches!(
+        client.wait_connected(Duration::from_millis(200)).await,
+        Err(ClientError::Timeout)
+    ));
+    assert_eq!(client.status(), Status::WaitingForQr);
+
+    let (code, _) = client.qr().expect("a QR code is shown");
+    let phone = emu.phone(PHONE);
+    let (scanned, connected) = tokio::join!(phone.scan(&code), client.wait_connected(T));
+    let device = scanned.expect("scan");
+    connected.expect("connected");
+    assert_eq!(client.status(), Status::Connected);
+    assert_eq!(client.me().unwrap().jid.to_string(), device);
+    // Already connected: at once.
+    client
+        .wait_connected(Duration::from_millis(1))
+        .await
+        .unwrap();
+
+    // Dropped connections: no longer Connected while reconnecting, then connected again.
+    let mut status = client.watch_status();
+    status.borrow_and_update();
+    emu.drop_connections().await;
+    tokio::time::timeout(T, status.wait_for(|s| *s != Status::Connected))
+        .await
+        .expect("status left Connected")
+        .unwrap();
+    client.wait_connected(T).await.expect("reconnected");
+
+    // Unlinked by the phone: LoggedOut.
+    let device_id: u32 = device
+        .split(['@', ':'])
+        .nth(1)
+        .and_then(|d| d.parse().ok())
+        .expect("device id");
+    emu.phone(PHONE).unlink(device_id).await.unwrap();
+    tokio::time::timeout(T, status.wait_for(|s| *s == Status::LoggedOut))
+        .await
+        .expect("logged out")
+        .unwrap();
+    assert!(matches!(
+        client.wait_connected(T).await,
+        Err(ClientError::LoggedOut(_))
+    ));
+
+    // A stopped client errors at once instead of waiting for the timeout.
+    let db2 = SledDatabase::open(tempfile::tempdir().unwrap().path()).unwrap();
+    let (other, _ev) = Client::new(config(&emu), Arc::new(db2.session_store("s").unwrap()));
+    other.connect().await.expect("connect");
+    other.disconnect().await;
+    assert!(matches!(
+        other.wait_connected(T).await,
+        Err(ClientError::NotConnected | ClientError::Stopped(_))
+    ));
 }
