@@ -323,6 +323,24 @@ impl Client {
         *self.inner.me.write().unwrap_or_else(|p| p.into_inner()) = me;
     }
 
+    /// Our own push name became known (e.g. the `notify` of a message from our phone):
+    /// keep it in [`Client::me`] and in the store, so a stored login restores it.
+    pub(crate) fn learn_push_name(&self, name: &str) {
+        if name.is_empty() {
+            return;
+        }
+        {
+            let mut me = self.inner.me.write().unwrap_or_else(|p| p.into_inner());
+            match me.as_mut() {
+                Some(m) if m.push_name != name => m.push_name = name.to_owned(),
+                _ => return,
+            }
+        }
+        if let Err(e) = crate::creds::save_push_name(self.inner.store.as_ref(), name) {
+            tracing::warn!("saving the push name failed: {e}");
+        }
+    }
+
     pub(crate) fn set_qr(&self, qr: Option<(String, SystemTime)>) {
         *self.inner.qr.write().unwrap_or_else(|p| p.into_inner()) = qr;
     }

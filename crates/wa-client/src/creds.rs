@@ -173,6 +173,20 @@ pub(crate) fn load_or_create(
     Ok(c)
 }
 
+/// Record our own push name in the stored device record (if one exists and the name is new).
+/// Returns whether it changed.
+pub(crate) fn save_push_name(store: &dyn Store, name: &str) -> Result<bool, ClientError> {
+    let Some(mut record) = store.load_device().map_err(st)? else {
+        return Ok(false);
+    };
+    if name.is_empty() || record.push_name == name {
+        return Ok(false);
+    }
+    record.push_name = name.to_owned();
+    store.save_device(&record).map_err(st)?;
+    Ok(true)
+}
+
 /// Persist the credentials.
 pub(crate) fn save(store: &dyn Store, creds: &Creds) -> Result<(), ClientError> {
     store.save_device(&creds.to_record()).map_err(st)

@@ -225,10 +225,19 @@ impl Driver {
     async fn connection(&mut self) -> End {
         let inner = self.client.inner.clone();
         let config = &inner.config;
-        let creds = match creds::load_or_create(inner.store.as_ref(), config) {
+        let mut creds = match creds::load_or_create(inner.store.as_ref(), config) {
             Ok(c) => c,
             Err(e) => return End::Halt(format!("store: {e}")),
         };
+        // A push name given in the configuration wins over the stored one.
+        if let Some(name) = config.push_name.as_deref() {
+            if !name.is_empty() && creds.push_name != name {
+                creds.push_name = name.to_owned();
+                if let Err(e) = creds::save(inner.store.as_ref(), &creds) {
+                    return End::Halt(format!("store: {e}"));
+                }
+            }
+        }
         let payload = match &creds.jid {
             Some(jid) => {
                 let Ok(user) = jid.user.parse::<u64>() else {
@@ -572,6 +581,12 @@ impl Driver {
         tracing::info!(%jid, platform = platform.as_deref().unwrap_or("?"), "paired");
         conn.creds.jid = Some(jid.clone());
         conn.creds.lid = lid.clone();
+        // A business account's verified name (`<biz name>`) is its name until we learn another.
+        if conn.creds.push_name.is_empty() {
+            if let Some(name) = ps.get_child("biz").and_then(|b| b.attr_text("name")) {
+                conn.creds.push_name = name.into_owned();
+            }
+        }
         if let Err(e) = creds::save_paired(
             self.client.inner.store.as_ref(),
             &conn.creds,

@@ -42,7 +42,9 @@ pub struct Me {
     pub jid: Jid,
     /// Our LID device JID, once the server told us.
     pub lid: Option<Jid>,
-    /// The account's push name, if known.
+    /// The account's push name, empty until known: from the configuration, a business
+    /// account's `<biz name>` at pairing, or the `notify` of a message from our own phone.
+    /// It is kept in the store, so a stored login restores it.
     pub push_name: String,
 }
 

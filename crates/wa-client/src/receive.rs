@@ -391,13 +391,20 @@ pub(crate) async fn handle_message(client: &Client, node: &Node) -> Result<(), C
     if is_protocol_only(&msg) {
         return done.finish();
     }
+    let push_name = node.attr_text("notify").map(|s| s.into_owned());
+    if from_me {
+        // Our own phone's messages carry our push name.
+        if let Some(name) = &push_name {
+            client.learn_push_name(name);
+        }
+    }
     let event = MessageEvent {
         id,
         chat,
         sender,
         from_me,
         timestamp,
-        push_name: node.attr_text("notify").map(|s| s.into_owned()),
+        push_name,
         text: text_of(&msg),
         media: MediaRef::from_message(&msg),
         message: msg,

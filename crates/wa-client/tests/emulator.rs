@@ -348,3 +348,64 @@ async fn wait_connected_with_a_lagging_event_consumer() {
         Err(ClientError::NotConnected | ClientError::Stopped(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_name_is_persisted_and_restored() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    emu.create_account(PHONE, "Ana").await.unwrap();
+    emu.create_account("15550002222", "Bea").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = SledDatabase::open(dir.path()).unwrap();
+        let store: Arc<dyn Store> = Arc::new(db.session_store("s").unwrap());
+        let (client, mut events) = Client::new(config(&emu), store);
+        pair(&emu, &client, &mut events).await;
+        assert_eq!(client.me().unwrap().push_name, "", "not known yet");
+        // Our phone writes to Bea: the copy for our companion carries our push name.
+        emu.phone(PHONE)
+            .send_text("15550002222", "hi Bea")
+            .await
+            .unwrap();
+        let Event::Message(m) = wait_for(
+            &mut events,
+            "own message",
+            |e| matches!(e, Event::Message(m) if m.from_me),
+        )
+        .await
+        else {
+            unreachable!()
+        };
+        assert_eq!(m.push_name.as_deref(), Some("Ana"));
+        assert_eq!(client.me().unwrap().push_name, "Ana");
+        client.disconnect().await;
+    }
+
+    // Stored login: the name is restored before and after connecting.
+    {
+        let db = reopen(dir.path()).await;
+        let store: Arc<dyn Store> = Arc::new(db.session_store("s").unwrap());
+        assert_eq!(store.load_device().unwrap().unwrap().push_name, "Ana");
+        let (client, _events) = Client::new(config(&emu), store);
+        assert_eq!(client.me().unwrap().push_name, "Ana");
+        client.connect().await.expect("login");
+        client.wait_connected(T).await.expect("connected");
+        assert_eq!(client.me().unwrap().push_name, "Ana");
+        client.disconnect().await;
+    }
+
+    // A push name in the configuration wins and is stored.
+    let db = reopen(dir.path()).await;
+    let store: Arc<dyn Store> = Arc::new(db.session_store("s").unwrap());
+    let cfg = ClientConfig::builder()
+        .ws_url(emu.ws_url())
+        .root_public_key(emu.root_public_key())
+        .push_name("Ana Maria")
+        .build()
+        .unwrap();
+    let (client, _events) = Client::new(cfg, store.clone());
+    client.connect().await.expect("login");
+    client.wait_connected(T).await.expect("connected");
+    assert_eq!(client.me().unwrap().push_name, "Ana Maria");
+    assert_eq!(store.load_device().unwrap().unwrap().push_name, "Ana Maria");
+    client.disconnect().await;
+}
