@@ -409,3 +409,64 @@ async fn push_name_is_persisted_and_restored() {
     assert_eq!(store.load_device().unwrap().unwrap().push_name, "Ana Maria");
     client.disconnect().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupted_ciphertext_is_retried_and_recovers() {
+    const BEA: &str = "15550002222";
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    emu.create_account(PHONE, "Ana").await.unwrap();
+    emu.create_account(BEA, "Bea").await.unwrap();
+    let db = SledDatabase::open(tempfile::tempdir().unwrap().path()).unwrap();
+    let (client, mut events) = Client::new(config(&emu), Arc::new(db.session_store("s").unwrap()));
+    pair(&emu, &client, &mut events).await;
+    let me = client.me().unwrap().jid.to_string();
+
+    let texts_from_bea = |e: &Event| match e {
+        Event::Message(m) if m.sender.user == BEA => m.text.clone(),
+        _ => None,
+    };
+    // A first message sets up the Signal session.
+    emu.phone(BEA).send_text(PHONE, "warm-up").await.unwrap();
+    wait_for(&mut events, "warm-up", |e| {
+        texts_from_bea(e).as_deref() == Some("warm-up")
+    })
+    .await;
+
+    // The next <enc> routed to us gets a flipped byte: we fail to decrypt, send a retry
+    // receipt, Bea's phone re-encrypts with a new session and resends.
+    emu.corrupt_next_message_to(&me).await.unwrap();
+    assert_eq!(emu.armed_corruptions().await, vec![me.clone()]);
+    let id = emu
+        .phone(BEA)
+        .send_text(PHONE, "survives corruption")
+        .await
+        .unwrap();
+    let Event::Message(m) = wait_for(&mut events, "the resent message", |e| {
+        texts_from_bea(e).is_some()
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(m.text.as_deref(), Some("survives corruption"));
+    assert_eq!(m.id, id);
+    assert!(
+        emu.armed_corruptions().await.is_empty(),
+        "the fault fired on that message"
+    );
+
+    // Exactly once: no second copy, and the session keeps working.
+    emu.phone(BEA).send_text(PHONE, "after").await.unwrap();
+    let mut seen = Vec::new();
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
+        if let Some(text) = texts_from_bea(&e) {
+            let done = text == "after";
+            seen.push(text);
+            if done {
+                break;
+            }
+        }
+    }
+    assert_eq!(seen, vec!["after".to_owned()], "no duplicate delivery");
+    client.disconnect().await;
+}

@@ -267,6 +267,8 @@ async fn kick(
 struct FaultsReq {
     #[serde(default)]
     drop_connections: bool,
+    #[serde(default)]
+    corrupt_next_message_to: Option<String>,
 }
 
 async fn faults(State(inner): State<AppState>, body: Bytes) -> Response {
@@ -274,12 +276,21 @@ async fn faults(State(inner): State<AppState>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
+    if let Some(jid) = &req.corrupt_next_message_to {
+        if let Err(e) = inner.corrupt_next_message_to(jid) {
+            return e.into_response();
+        }
+    }
     let dropped = if req.drop_connections {
         inner.drop_connections()
     } else {
         0
     };
-    axum::Json(serde_json::json!({ "dropped_connections": dropped })).into_response()
+    let mut answer = serde_json::json!({ "dropped_connections": dropped });
+    if let Some(jid) = req.corrupt_next_message_to {
+        answer["corrupt_next_message_to"] = serde_json::Value::String(jid);
+    }
+    axum::Json(answer).into_response()
 }
 
 async fn tls_cert(State(inner): State<AppState>) -> Response {

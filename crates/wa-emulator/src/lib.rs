@@ -64,6 +64,7 @@
 //! | `DELETE /control/accounts/{phone}/devices/{device}` | [`Phone::unlink`] |
 //! | `POST /control/accounts/{phone}/devices/{device}/kick` `{"code"}` | [`Phone::kick`] |
 //! | `POST /control/faults` `{"drop_connections":true}` | [`Emulator::drop_connections`] |
+//! | `POST /control/faults` `{"corrupt_next_message_to":"<device jid>"}` (flips a byte of the next `<enc>` routed to that device: it fails to decrypt and sends a retry receipt) | [`Emulator::corrupt_next_message_to`] |
 //! | `GET /control/tls_cert` -> `{"pem"}` | [`Emulator::tls_cert_pem`] |
 //! | `GET /control/info` (the startup line) | [`Emulator::startup_info`] |
 //!
@@ -458,6 +459,31 @@ impl Emulator {
     pub async fn drop_connections(&self) -> usize {
         self.inner.drop_connections()
     }
+
+    /// Fault injection: flips one byte in the ciphertext of the next `<enc>` routed to the
+    /// device `device_jid` (`phone:device@s.whatsapp.net`, `lid:device@lid`, or without
+    /// `:device` for the phone itself), so that it fails to decrypt that message (and asks for
+    /// a retry). Armed once per device; later messages are untouched.
+    pub async fn corrupt_next_message_to(&self, device_jid: &str) -> Result<(), EmulatorError> {
+        self.inner.corrupt_next_message_to(device_jid)
+    }
+
+    /// The devices (`phone:device@s.whatsapp.net`) whose
+    /// [`corrupt_next_message_to`](Emulator::corrupt_next_message_to) fault is armed and has
+    /// not fired yet, sorted.
+    pub async fn armed_corruptions(&self) -> Vec<String> {
+        let st = self.inner.store.lock();
+        let mut v: Vec<String> = st
+            .corrupt_next
+            .iter()
+            .map(|(phone, device)| match device {
+                0 => format!("{phone}@s.whatsapp.net"),
+                d => format!("{phone}:{d}@s.whatsapp.net"),
+            })
+            .collect();
+        v.sort();
+        v
+    }
 }
 
 impl Drop for Emulator {
@@ -570,6 +596,22 @@ impl Inner {
             .values()
             .map(|a| Self::state_of(&st, a))
             .collect()
+    }
+
+    pub(crate) fn corrupt_next_message_to(&self, device_jid: &str) -> Result<(), EmulatorError> {
+        let jid: wa_proto::binary::Jid = device_jid
+            .parse()
+            .map_err(|_| EmulatorError::InvalidRequest(format!("bad device JID {device_jid:?}")))?;
+        let mut st = self.store.lock();
+        let phone = st
+            .resolve_user(&jid.user, jid.server.as_str())
+            .ok_or_else(|| EmulatorError::AccountNotFound(jid.user.clone()))?;
+        let device = u32::from(jid.device);
+        if device != 0 && !st.account(&phone)?.devices.contains_key(&device) {
+            return Err(EmulatorError::DeviceNotFound(phone, device));
+        }
+        st.corrupt_next.insert((phone, device));
+        Ok(())
     }
 
     pub(crate) fn drop_connections(&self) -> usize {

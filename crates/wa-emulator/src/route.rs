@@ -19,7 +19,14 @@ pub(crate) fn device_jid(st: &State, phone: &str, device: u32, lid_namespace: bo
 
 /// Hands `node` to `(phone, device)`: the simulated phone for device 0, otherwise the device's
 /// queue (kept until acked) and its live connection if any.
-pub(crate) fn deliver(inner: &Inner, st: &mut State, phone: &str, device: u32, node: Node) {
+pub(crate) fn deliver(inner: &Inner, st: &mut State, phone: &str, device: u32, mut node: Node) {
+    if node.tag == "message"
+        && !st.corrupt_next.is_empty()
+        && node.get_child("enc").is_some()
+        && st.corrupt_next.remove(&(phone.to_owned(), device))
+    {
+        corrupt_enc(&mut node);
+    }
     if device == 0 {
         crate::phone::receive(inner, st, phone, &node);
         return;
@@ -54,6 +61,20 @@ pub(crate) fn deliver(inner: &Inner, st: &mut State, phone: &str, device: u32, n
     let mut total: usize = queue.iter().map(|s| s.node.len()).sum();
     while total > MAX_QUEUED_BYTES && queue.len() > 1 {
         total -= queue.remove(0).node.len();
+    }
+}
+
+/// Fault injection: flips the last byte of the first `<enc>`'s ciphertext (inside the MAC of
+/// a Signal message), so that the recipient fails to decrypt it.
+fn corrupt_enc(node: &mut Node) {
+    let Some(enc) = node.get_child_mut("enc") else {
+        return;
+    };
+    if let Content::Bytes(bytes) = &mut enc.content {
+        if let Some(last) = bytes.last_mut() {
+            *last ^= 0x01;
+            tracing::info!("fault injection: corrupted the ciphertext of a routed <enc>");
+        }
     }
 }
 

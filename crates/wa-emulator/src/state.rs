@@ -198,6 +198,9 @@ pub(crate) struct State {
     pub(crate) contacts: HashMap<String, std::collections::BTreeSet<String>>,
     /// Which device sent a message id (for routing receipts back).
     pub(crate) message_origin: HashMap<String, (String, u32)>,
+    /// Fault injection: devices `(phone, device)` whose next routed `<enc>` gets one byte of
+    /// its ciphertext flipped.
+    pub(crate) corrupt_next: std::collections::HashSet<(String, u32)>,
 }
 
 impl State {

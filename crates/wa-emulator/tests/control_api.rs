@@ -456,3 +456,50 @@ async fn every_bad_control_request_gets_a_json_4xx() {
         assert!(v["error"]["message"].as_str().is_some(), "{v}");
     }
 }
+
+#[tokio::test]
+async fn fault_corrupt_next_message_to_validates_the_device() {
+    let emu = start().await;
+    emu.create_account("15550001111", "Ana").await.unwrap();
+    let url = format!("{}/control/faults", emu.control_url());
+    let (s, v) = call(
+        reqwest::Method::POST,
+        url.clone(),
+        Some(json!({"corrupt_next_message_to":"15550001111@s.whatsapp.net"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["corrupt_next_message_to"], "15550001111@s.whatsapp.net");
+    assert_eq!(v["dropped_connections"], 0);
+
+    let (s, v) = call(
+        reqwest::Method::POST,
+        url.clone(),
+        Some(json!({"corrupt_next_message_to":"not a jid@@"})),
+    )
+    .await;
+    assert_error(s, &v, 400, "invalid_request");
+    let (s, v) = call(
+        reqwest::Method::POST,
+        url.clone(),
+        Some(json!({"corrupt_next_message_to":"15559999999:1@s.whatsapp.net"})),
+    )
+    .await;
+    assert_error(s, &v, 404, "account_not_found");
+    let (s, v) = call(
+        reqwest::Method::POST,
+        url,
+        Some(json!({"corrupt_next_message_to":"15550001111:7@s.whatsapp.net"})),
+    )
+    .await;
+    assert_error(s, &v, 404, "device_not_found");
+    // The same through the library.
+    assert!(
+        emu.corrupt_next_message_to("15550001111:7@s.whatsapp.net")
+            .await
+            .is_err()
+    );
+    emu.corrupt_next_message_to("15550001111@s.whatsapp.net")
+        .await
+        .unwrap();
+}
