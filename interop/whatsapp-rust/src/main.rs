@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
-use whatsapp_rust::wacore::download::MediaType;
 use whatsapp_rust::prelude::*;
+use whatsapp_rust::wacore::download::MediaType;
 use whatsapp_rust_tokio_transport::TokioWebSocketTransportFactory;
 use whatsapp_rust_ureq_http_client::UreqHttpClient;
 
@@ -166,7 +166,8 @@ async fn main() {
             &format!("{control_url}/control/accounts/{peer}/inbox"),
             None,
         );
-        let v: whatsapp_rust::serde_json::Value = whatsapp_rust::serde_json::from_str(&inbox).unwrap_or_default();
+        let v: whatsapp_rust::serde_json::Value =
+            whatsapp_rust::serde_json::from_str(&inbox).unwrap_or_default();
         let found = v.as_array().is_some_and(|a| {
             a.iter().any(|m| {
                 m["id"].as_str() == Some(sent.message_id.as_str())
@@ -211,7 +212,10 @@ async fn main() {
         .upload(image.clone(), MediaType::Image, Default::default())
         .await
         .unwrap_or_else(|e| fail(&format!("upload: {e:#}")));
-    log(&format!("UPLOADED url={} direct_path={}", up.url, up.direct_path));
+    log(&format!(
+        "UPLOADED url={} direct_path={}",
+        up.url, up.direct_path
+    ));
     let msg = whatsapp_rust::media::image_message(
         up,
         whatsapp_rust::media::ImageOptions {
@@ -233,9 +237,11 @@ async fn main() {
         );
         let v: whatsapp_rust::serde_json::Value =
             whatsapp_rust::serde_json::from_str(&inbox).unwrap_or_default();
-        let entry = v
-            .as_array()
-            .and_then(|a| a.iter().find(|m| m["id"].as_str() == Some(sent.message_id.as_str())).cloned());
+        let entry = v.as_array().and_then(|a| {
+            a.iter()
+                .find(|m| m["id"].as_str() == Some(sent.message_id.as_str()))
+                .cloned()
+        });
         if let Some(m) = entry {
             if m["type"].as_str() != Some("image")
                 || m["sha256"].as_str().map(str::to_lowercase) != Some(sha.clone())
@@ -266,7 +272,9 @@ async fn main() {
     );
     let img = loop {
         match tokio::time::timeout(Duration::from_secs(20), rx.recv()).await {
-            Ok(Some(Ev::Image(img))) if img.caption.as_deref() == Some(caption2.as_str()) => break img,
+            Ok(Some(Ev::Image(img))) if img.caption.as_deref() == Some(caption2.as_str()) => {
+                break img;
+            }
             Ok(Some(Ev::LoggedOut)) => fail("logged out"),
             Ok(Some(_)) => {}
             Ok(None) => fail("event channel closed"),
@@ -297,7 +305,10 @@ fn media_agent(pem_path: &str) -> ureq::Agent {
     let tls = TlsConfig::builder()
         .root_certs(RootCerts::Specific(std::sync::Arc::new(vec![cert])))
         .build();
-    ureq::config::Config::builder().tls_config(tls).build().into()
+    ureq::config::Config::builder()
+        .tls_config(tls)
+        .build()
+        .into()
 }
 
 /// Deterministic-length bytes with a PNG signature (content is not inspected by either side).
