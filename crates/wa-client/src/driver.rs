@@ -249,7 +249,10 @@ impl Driver {
         };
         let routing = inner.store.get(EDGE_ROUTING_KEY).ok().flatten();
         let noise_key = creds.noise.clone();
-        let setup = async {
+        // Boxed and dropped once done: this task lives as long as the client, and an inline
+        // dial + TLS + handshake future would keep its space in the driver's state for the
+        // whole connection (thousands of idle sessions per process).
+        let mut setup = Box::pin(async {
             let conn = match tokio::time::timeout(config.timeouts.connect, dial(config)).await {
                 Ok(Ok(c)) => c,
                 Ok(Err(e)) => return Err(End::Retry(e.to_string())),
@@ -260,8 +263,7 @@ impl Driver {
                 Err(ClientError::Handshake(e)) => Err(End::Halt(format!("handshake: {e}"))),
                 Err(e) => Err(End::Retry(format!("handshake: {e}"))),
             }
-        };
-        tokio::pin!(setup);
+        });
         // Dialing and handshaking can take a while: stay responsive to `disconnect()`.
         let socket = loop {
             tokio::select! {
@@ -279,6 +281,7 @@ impl Driver {
                 },
             }
         };
+        drop(setup);
         let (inbound, inbound_rx) = mpsc::unbounded_channel();
         let processor = tokio::spawn(crate::handlers::run_inbound(
             self.client.clone(),
@@ -313,13 +316,15 @@ impl Driver {
             let ping_deadline = conn.ping.as_ref().map(|p| p.1);
             let r = tokio::select! {
                 incoming = conn.socket.recv() => match incoming {
-                    Ok(Incoming::Node(node)) => self.handle_node(conn, node).await,
+                    // Handlers are boxed so that the rarely used large ones (pairing) do not
+                    // size the idle driver's state.
+                    Ok(Incoming::Node(node)) => Box::pin(self.handle_node(conn, node)).await,
                     Ok(Incoming::Closed) => Some(End::Retry("connection closed by server".into())),
                     Err(e) => Some(End::Retry(e.to_string())),
                 },
                 cmd = self.cmd_rx.recv() => match cmd {
                     None => Some(End::Stop),
-                    Some(cmd) => self.handle_command(conn, cmd).await,
+                    Some(cmd) => Box::pin(self.handle_command(conn, cmd)).await,
                 },
                 _ = sleep_opt(qr_deadline) => self.rotate_qr(conn),
                 _ = sleep_opt(conn.next_ping) => self.send_ping(conn).await,

@@ -12,6 +12,11 @@ pub(crate) const MIN_PREKEYS: u64 = 5;
 pub(crate) const INITIAL_COUNT: u32 = 812;
 /// Top-up batch.
 pub(crate) const TOP_UP_COUNT: u32 = 50;
+/// Most prekeys sent in one upload `iq` (~4.5 KB). The initial 812 go in several uploads (the
+/// server adds every upload to the device's pool, as top-ups rely on): one 812-key `iq` is
+/// ~35 KB, and tungstenite keeps its write buffer at the largest message it ever sent for the
+/// life of the connection, which for thousands of idle sessions is ~35 KB each.
+pub(crate) const UPLOAD_BATCH: usize = 100;
 
 /// Ask the server how many of our prekeys it holds.
 pub(crate) async fn server_count(client: &Client) -> Result<u64, ClientError> {
@@ -47,11 +52,24 @@ fn id3(id: u32) -> Vec<u8> {
     id.to_be_bytes()[1..].to_vec()
 }
 
-/// Generate `n` prekeys, persist them, then upload them with our identity and signed prekey.
+/// Generate `n` prekeys, persist them, then upload them with our identity and signed prekey,
+/// at most [`UPLOAD_BATCH`] per `iq`.
 pub(crate) async fn upload(client: &Client, n: u32) -> Result<(), ClientError> {
     let store = client.store().as_ref();
     let creds = crate::creds::load(store)?.ok_or(ClientError::NotConnected)?;
     let keys = crate::creds::new_prekeys(store, client.config(), n)?;
+    for batch in keys.chunks(UPLOAD_BATCH) {
+        upload_batch(client, &creds, batch).await?;
+    }
+    tracing::info!(count = n, "uploaded prekeys");
+    Ok(())
+}
+
+async fn upload_batch(
+    client: &Client,
+    creds: &crate::creds::Creds,
+    keys: &[wa_signal::PreKeyRecord],
+) -> Result<(), ClientError> {
     let list = keys.iter().map(|k| {
         Node::new("key")
             .child(Node::new("id").bytes(id3(k.id)))
@@ -73,6 +91,5 @@ pub(crate) async fn upload(client: &Client, n: u32) -> Result<(), ClientError> {
                 .child(Node::new("signature").bytes(spk.signature.to_vec())),
         );
     client.send_iq(iq).await?;
-    tracing::info!(count = n, "uploaded prekeys");
     Ok(())
 }

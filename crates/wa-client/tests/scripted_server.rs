@@ -148,8 +148,11 @@ impl SConn {
                 n.get_child("list").is_some() || n.get_child("active").is_some()
             })
             .await;
-        if let Some(list) = next.get_child("list") {
-            uploaded = Some(list.get_children().len());
+        // The upload may come in several `iq`s (the client batches large uploads).
+        while let Some(list) = next.get_child("list") {
+            let n = list.get_children().len();
+            assert!((1..=100).contains(&n), "upload batch of {n} keys");
+            uploaded = Some(uploaded.unwrap_or(0) + n);
             assert_eq!(
                 next.get_child("type").unwrap().bytes_content(),
                 Some(&[5u8][..])
@@ -179,7 +182,9 @@ impl SConn {
             let id = next.attr_str("id").unwrap().to_owned();
             self.send(&result(&id));
             next = self
-                .expect("active", |n| n.get_child("active").is_some())
+                .expect("upload or active", |n| {
+                    n.get_child("list").is_some() || n.get_child("active").is_some()
+                })
                 .await;
         }
         assert_eq!(next.attr_str("xmlns"), Some("passive"));
