@@ -92,8 +92,6 @@ pub(crate) enum ConnError {
     Node(#[from] wa_proto::binary::DecodeError),
     #[error("client payload: {0}")]
     Payload(String),
-    #[error("noise fallback: {0}")]
-    Fallback(String),
     #[error("timed out during {0}")]
     Timeout(&'static str),
     #[error("peer closed during {0}")]
@@ -264,49 +262,21 @@ async fn handshake(
             );
         }
     }
-    // A client resuming with Noise IK (static/payload in its hello) gets an XXfallback answer.
-    let ik_ephemeral = wa_proto::proto::HandshakeMessage::decode(hello.as_slice())
-        .ok()
-        .and_then(|m| m.client_hello)
-        .filter(|h| h.r#static.is_some() || h.payload.is_some())
-        .and_then(|h| h.ephemeral)
-        .and_then(|e| <[u8; 32]>::try_from(e.as_slice()).ok());
-    let (client_static, client_payload) = if let Some(e) = ik_ephemeral {
-        let prologue = reader
-            .decoder
-            .intro()
-            .map(|i| [b'W', b'A', 6, i.dict_version])
-            .unwrap_or(wa_proto::frame::INTRO_HEADER);
-        let responder = crate::fallback::FallbackResponder::new(
-            &prologue,
-            &PublicKey::from_djb(e),
-            &inner.server_static,
-            &inner.cert_chain,
-            &mut OsRng,
-        )
-        .map_err(|e| ConnError::Fallback(e.to_string()))?;
-        writer.raw_frame(responder.server_hello()).await?;
-        let finish = tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next())
-            .await
-            .map_err(|_| ConnError::Timeout("client finish"))??
-            .ok_or(ConnError::Closed("client finish"))?;
-        let done = responder
-            .finish(&finish)
-            .map_err(|e| ConnError::Fallback(e.to_string()))?;
-        writer.noise = Some(done.transport);
-        (done.client_static, done.client_payload)
-    } else {
-        let hs = ServerHandshake::new(inner.server_static.clone(), inner.cert_chain.clone());
-        let awaiting = hs.read_client_hello(&hello, &mut OsRng)?;
-        writer.raw_frame(awaiting.server_hello()).await?;
-        let finish = tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next())
-            .await
-            .map_err(|_| ConnError::Timeout("client finish"))??
-            .ok_or(ConnError::Closed("client finish"))?;
-        let done = awaiting.read_client_finish(&finish)?;
-        writer.noise = Some(done.transport);
-        (done.client_static, done.client_payload)
-    };
+    // A client resuming with Noise IK (whatsapp-rust does once it has cached the certificate
+    // chain) is answered with XXfallback by the same state machine; the rest of the flow is XX.
+    let hs = ServerHandshake::new(inner.server_static.clone(), inner.cert_chain.clone());
+    let awaiting = hs.read_client_hello(&hello, &mut OsRng)?;
+    if awaiting.is_fallback() {
+        tracing::debug!("Noise IK attempt answered with XXfallback");
+    }
+    writer.raw_frame(awaiting.server_hello()).await?;
+    let finish = tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next())
+        .await
+        .map_err(|_| ConnError::Timeout("client finish"))??
+        .ok_or(ConnError::Closed("client finish"))?;
+    let done = awaiting.read_client_finish(&finish)?;
+    writer.noise = Some(done.transport);
+    let (client_static, client_payload) = (done.client_static, done.client_payload);
     let payload = ClientPayload::decode(client_payload.as_slice())
         .map_err(|e| ConnError::Payload(e.to_string()))?;
     Ok((client_static, payload))

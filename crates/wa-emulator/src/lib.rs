@@ -96,7 +96,6 @@
 
 mod conn;
 mod error;
-mod fallback;
 mod http;
 mod iq;
 mod linkcode;
