@@ -24,6 +24,11 @@ pub(crate) enum Incoming {
     Closed,
 }
 
+/// Buffered bytes above which the frame decoder is replaced by a fresh one once drained.
+const SHRINK_ABOVE: usize = 16 * 1024;
+/// Queued nodes whose room the pending queue keeps after a burst.
+const PENDING_KEEP: usize = 16;
+
 /// An established, encrypted connection.
 pub(crate) struct NoiseSocket {
     conn: Conn,
@@ -129,6 +134,7 @@ impl NoiseSocket {
                 return Ok(Incoming::Closed);
             };
             self.decoder.push(&bytes);
+            let peak = self.decoder.buffered_len();
             while let Some(frame) = self
                 .decoder
                 .next_frame()
@@ -145,6 +151,15 @@ impl NoiseSocket {
                     Ok(node) => self.pending.push_back(node),
                     Err(e) => tracing::warn!("dropping undecodable node: {e}"),
                 }
+            }
+            // The decoder's buffer keeps its largest size; after a big frame (history sync,
+            // media notifications) give it back once nothing is buffered, so that an idle
+            // connection does not hold its peak for the rest of its life.
+            if peak > SHRINK_ABOVE && self.decoder.buffered_len() == 0 {
+                self.decoder = FrameDecoder::new();
+            }
+            if self.pending.capacity() > PENDING_KEEP && self.pending.len() <= PENDING_KEEP {
+                self.pending.shrink_to(PENDING_KEEP);
             }
         }
     }
