@@ -22,7 +22,7 @@ pub(crate) struct Inner {
     pub(crate) me: RwLock<Option<Me>>,
     pub(crate) qr: RwLock<Option<(String, SystemTime)>>,
     pub(crate) events: mpsc::Sender<Event>,
-    pub(crate) cmd: Mutex<Option<mpsc::UnboundedSender<Command>>>,
+    pub(crate) cmd: Mutex<Option<mpsc::UnboundedSender<Box<Command>>>>,
     pub(crate) driver: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     iq_prefix: String,
     iq_counter: AtomicU64,
@@ -128,7 +128,7 @@ impl Client {
         let sender = lock(&self.inner.cmd).take();
         if let Some(tx) = sender {
             let (reply, done) = oneshot::channel();
-            if tx.send(Command::Stop { reply }).is_ok() {
+            if tx.send(Box::new(Command::Stop { reply })).is_ok() {
                 let _ = done.await;
             }
         }
@@ -290,7 +290,9 @@ impl Client {
     pub(crate) fn command(&self, cmd: Command) -> Result<(), ClientError> {
         let guard = lock(&self.inner.cmd);
         match guard.as_ref() {
-            Some(tx) => tx.send(cmd).map_err(|_| ClientError::NotConnected),
+            Some(tx) => tx
+                .send(Box::new(cmd))
+                .map_err(|_| ClientError::NotConnected),
             None => Err(ClientError::NotConnected),
         }
     }

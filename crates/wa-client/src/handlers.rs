@@ -16,8 +16,9 @@ use crate::client::Client;
 use crate::error::ClientError;
 
 /// Process inbound stanzas until the connection's sender is dropped.
-pub(crate) async fn run_inbound(client: Client, mut rx: mpsc::UnboundedReceiver<Node>) {
+pub(crate) async fn run_inbound(client: Client, mut rx: mpsc::UnboundedReceiver<Box<Node>>) {
     while let Some(node) = rx.recv().await {
+        let node = *node;
         if let Err(e) = handle_inbound(&client, &node).await {
             tracing::warn!(tag = %node.tag, "inbound handler failed: {e}");
         }
