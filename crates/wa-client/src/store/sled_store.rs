@@ -23,6 +23,8 @@ const SCHEMA_KEY: &[u8] = b"wa-store/schema_version";
 const NAMESPACES_TREE: &[u8] = b"wa-store/namespaces";
 const DATA_TREE: &[u8] = b"wa-store/data";
 const MAX_NAMESPACE_LEN: usize = 256;
+/// How long [`SledDatabase::open`] waits for a lock that this process's own dropped handle still holds.
+const LOCK_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A migration from one schema version to the next.
 type Migration = fn(&sled::Db) -> Result<(), StoreError>;
@@ -119,11 +121,27 @@ impl SledDatabase {
         path: impl AsRef<Path>,
         options: &SledOptions,
     ) -> Result<SledDatabase, StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path.as_ref())
             .cache_capacity(options.cache_capacity)
-            .flush_every_ms(options.flush_every_ms)
-            .open()?;
+            .flush_every_ms(options.flush_every_ms);
+        // sled releases its file lock from its flusher thread shortly after the last handle of
+        // a database drops, so reopening in the same process (a gateway restarting a session
+        // store, a test simulating a restart) can briefly find the lock still held. Retry for
+        // a bounded time; a lock held by another process still fails after that.
+        let deadline = std::time::Instant::now() + LOCK_RETRY_FOR;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         SledDatabase::init(db, options)
     }
 
