@@ -239,6 +239,10 @@ pub(crate) struct Store {
     write_lock: Mutex<()>,
     /// Set when something changed that is not yet on disk (message traffic is written lazily).
     dirty: std::sync::atomic::AtomicBool,
+    /// Counts [`Store::persist`] requests (group commit: see there).
+    requested: std::sync::atomic::AtomicU64,
+    /// The request count that the last snapshot on disk covers.
+    written: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -280,6 +284,8 @@ impl Store {
             dir: dir.map(Path::to_path_buf),
             write_lock: Mutex::new(()),
             dirty: std::sync::atomic::AtomicBool::new(false),
+            requested: std::sync::atomic::AtomicU64::new(0),
+            written: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -308,11 +314,22 @@ impl Store {
     }
 
     /// Writes the snapshot now if persistence is on. Errors are logged, not fatal.
+    ///
+    /// Group commit: a caller's changes are made before it calls this, so they are ordered
+    /// before its request number. A snapshot taken after reading the request counter holds every
+    /// change of the requests counted so far, so callers that were waiting for the write lock
+    /// while such a snapshot was written return at once instead of writing it again.
     pub(crate) fn persist(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
         let Some(dir) = &self.dir else { return };
+        let mine = self.requested.fetch_add(1, SeqCst) + 1;
+        let _w = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.written.load(SeqCst) >= mine {
+            return;
+        }
         self.dirty
             .store(false, std::sync::atomic::Ordering::Release);
-        let _w = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let covers = self.requested.load(SeqCst);
         let snap = {
             let st = self.lock();
             Snapshot {
@@ -320,8 +337,9 @@ impl Store {
                 accounts: st.accounts.values().cloned().collect(),
             }
         };
-        if let Err(e) = write_atomically(dir, &snap) {
-            tracing::error!(error = %e, "could not write the state snapshot");
+        match write_atomically(dir, &snap) {
+            Ok(()) => self.written.store(covers, SeqCst),
+            Err(e) => tracing::error!(error = %e, "could not write the state snapshot"),
         }
     }
 }
