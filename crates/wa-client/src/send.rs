@@ -400,19 +400,7 @@ impl Client {
         let (key, enc) = crate::media::encrypt(self, media_type, &input.bytes)?;
         let info = enc.info.clone();
         let up = crate::media::upload(self, media_type, enc).await?;
-        let message = media_message(
-            &input,
-            Uploaded {
-                url: up.url,
-                direct_path: up.direct_path,
-                media_key: key.0.to_vec(),
-                file_sha256: info.file_sha256.to_vec(),
-                file_enc_sha256: info.file_enc_sha256.to_vec(),
-                file_length: info.file_length,
-                media_key_timestamp: now_secs(self) as i64,
-            },
-        );
-        self.send_message(&to, message).await
+        self.send_uploaded(&to, &input, up, &key, &info).await
     }
 
     /// Encrypt, upload and send a media file read from disk in constant memory: one pass
@@ -457,8 +445,21 @@ impl Client {
             seconds: None,
             ptt: false,
         };
+        self.send_uploaded(&to, &input, up, &key, &info).await
+    }
+
+    /// Sends the media message for a file already uploaded with `key` (shared by
+    /// [`send_media`](Self::send_media) and [`send_media_file`](Self::send_media_file)).
+    async fn send_uploaded(
+        &self,
+        to: &Jid,
+        input: &MediaInput,
+        up: crate::media::Uploaded,
+        key: &wa_proto::media::MediaKey,
+        info: &wa_proto::media::MediaInfo,
+    ) -> Result<SendResult, ClientError> {
         let message = media_message(
-            &input,
+            input,
             Uploaded {
                 url: up.url,
                 direct_path: up.direct_path,
@@ -469,7 +470,7 @@ impl Client {
                 media_key_timestamp: now_secs(self) as i64,
             },
         );
-        self.send_message(&to, message).await
+        self.send_message(to, message).await
     }
 
     /// Send any `waE2E.Message` to a user (1:1): to every device of `to` and, as a
