@@ -10,7 +10,7 @@
 use std::hint::black_box;
 
 use codec_compare::{corpus, ours_encode, reencode_mismatches, theirs_encode};
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput};
 
 fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
@@ -99,54 +99,8 @@ fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
     g.finish();
 }
 
-/// CPU time consumed by the measuring thread, in nanoseconds.
-struct ThreadCpu;
+#[path = "../../support/thread_cpu.rs"]
+#[macro_use]
+mod thread_cpu;
 
-fn thread_cpu_now() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    (t.tv_sec as u64).saturating_mul(1_000_000_000) + t.tv_nsec as u64
-}
-
-impl Measurement for ThreadCpu {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        thread_cpu_now()
-    }
-
-    fn end(&self, started: u64) -> u64 {
-        thread_cpu_now().saturating_sub(started)
-    }
-
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-
-    fn zero(&self) -> u64 {
-        0
-    }
-
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
-    }
-
-    fn formatter(&self) -> &dyn ValueFormatter {
-        // Nanoseconds, the unit WallTime formats.
-        WallTime.formatter()
-    }
-}
-
-fn main() {
-    if std::env::var("BENCH_CLOCK").is_ok_and(|v| v == "thread-cpu") {
-        let mut c = Criterion::default()
-            .with_measurement(ThreadCpu)
-            .configure_from_args();
-        bench(&mut c);
-        c.final_summary();
-    } else {
-        let mut c = Criterion::default().configure_from_args();
-        bench(&mut c);
-        c.final_summary();
-    }
-}
+thread_cpu_main!(bench);

@@ -12,7 +12,7 @@ mod json;
 
 use std::hint::black_box;
 
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput};
 use json::{NodeCase, NodeFile, load};
 use wa_proto::binary::{Node, decode_node, encode_node, encode_node_into};
@@ -107,54 +107,8 @@ fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
     }
 }
 
-/// CPU time of the benchmark thread, in nanoseconds.
-struct ThreadCpu;
+#[path = "../../../benches/support/thread_cpu.rs"]
+#[macro_use]
+mod thread_cpu;
 
-fn thread_cpu_nanos() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    (t.tv_sec as u64) * 1_000_000_000 + t.tv_nsec as u64
-}
-
-impl Measurement for ThreadCpu {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        thread_cpu_nanos()
-    }
-
-    fn end(&self, started: u64) -> u64 {
-        thread_cpu_nanos().saturating_sub(started)
-    }
-
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-
-    fn zero(&self) -> u64 {
-        0
-    }
-
-    fn to_f64(&self, v: &u64) -> f64 {
-        *v as f64
-    }
-
-    fn formatter(&self) -> &dyn ValueFormatter {
-        // Nanoseconds, like wall time: reuse its formatting (and throughput units).
-        WallTime.formatter()
-    }
-}
-
-fn main() {
-    if std::env::var("BENCH_CLOCK").as_deref() == Ok("thread-cpu") {
-        let mut c = Criterion::default()
-            .with_measurement(ThreadCpu)
-            .configure_from_args();
-        bench(&mut c);
-        c.final_summary();
-    } else {
-        let mut c = Criterion::default().configure_from_args();
-        bench(&mut c);
-        c.final_summary();
-    }
-}
+thread_cpu_main!(bench);

@@ -7,7 +7,7 @@
 //! instead (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`), which excludes time
 //! spent waiting for a core.
 
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::Measurement;
 use criterion::{BatchSize, Criterion};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -103,48 +103,8 @@ fn benches<M: Measurement + 'static>(c: &mut Criterion<M>) {
     });
 }
 
-/// CPU time of the calling thread.
-struct ThreadCpuTime;
+#[path = "../../../benches/support/thread_cpu.rs"]
+#[macro_use]
+mod thread_cpu;
 
-fn thread_cpu_ns() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = u64;
-    type Value = u64;
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, start: u64) -> u64 {
-        thread_cpu_ns().saturating_sub(start)
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, v: &u64) -> f64 {
-        *v as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        // Values are nanoseconds, like WallTime's.
-        WallTime.formatter()
-    }
-}
-
-fn main() {
-    if std::env::var("BENCH_CLOCK").as_deref() == Ok("thread-cpu") {
-        let mut c = Criterion::default()
-            .with_measurement(ThreadCpuTime)
-            .configure_from_args();
-        benches(&mut c);
-        c.final_summary();
-    } else {
-        let mut c = Criterion::default().configure_from_args();
-        benches(&mut c);
-        c.final_summary();
-    }
-}
+thread_cpu_main!(benches);
