@@ -47,6 +47,19 @@ pub(crate) async fn handle_inbound(client: &Client, node: &Node) -> Result<(), C
     }
 }
 
+/// Addresses `reply` (an ack or receipt) back to where `node` came from: `to` = its `from`,
+/// plus its `participant` and `recipient` when present.
+pub(crate) fn address_reply(reply: &mut Node, node: &Node) {
+    if let Some(from) = node.get_attr("from") {
+        reply.set_attr("to", from.clone());
+    }
+    for key in ["participant", "recipient"] {
+        if let Some(v) = node.get_attr(key) {
+            reply.set_attr(key, v.clone());
+        }
+    }
+}
+
 /// Build the `<ack>` for an inbound `message`/`receipt`/`notification`/`call`
 /// (protocol-transport.md §7.9): `class` = the tag, same `id`, `to` = its `from`, plus
 /// `participant`/`recipient` when present, and `type` except for messages.
@@ -55,14 +68,7 @@ pub(crate) fn build_ack(node: &Node, own: Option<&Jid>) -> Node {
     if let Some(id) = node.get_attr("id") {
         ack.set_attr("id", id.clone());
     }
-    if let Some(from) = node.get_attr("from") {
-        ack.set_attr("to", from.clone());
-    }
-    for key in ["participant", "recipient"] {
-        if let Some(v) = node.get_attr(key) {
-            ack.set_attr(key, v.clone());
-        }
-    }
+    address_reply(&mut ack, node);
     if node.tag != "message" {
         if let Some(t) = node.get_attr("type") {
             ack.set_attr("type", t.clone());

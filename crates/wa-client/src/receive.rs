@@ -447,14 +447,7 @@ pub(crate) fn build_receipt(node: &Node, from_me: bool) -> Node {
     if let Some(id) = node.get_attr("id") {
         r.set_attr("id", id.clone());
     }
-    if let Some(from) = node.get_attr("from") {
-        r.set_attr("to", from.clone());
-    }
-    for k in ["participant", "recipient"] {
-        if let Some(v) = node.get_attr(k) {
-            r.set_attr(k, v.clone());
-        }
-    }
+    crate::handlers::address_reply(&mut r, node);
     if node.attr_str("category") == Some("peer") {
         r.set_attr("type", "peer_msg");
     } else if from_me {
@@ -488,14 +481,7 @@ async fn send_retry_receipt(
     let mut r = Node::new("receipt")
         .attr("id", id.clone())
         .attr("type", "retry");
-    if let Some(from) = node.get_attr("from") {
-        r.set_attr("to", from.clone());
-    }
-    for k in ["participant", "recipient"] {
-        if let Some(v) = node.get_attr(k) {
-            r.set_attr(k, v.clone());
-        }
-    }
+    crate::handlers::address_reply(&mut r, node);
     if node.attr_str("category") == Some("peer") {
         r.set_attr("category", "peer");
     }
